@@ -1,0 +1,221 @@
+"""Evaluation protocol: chronological leave-one-out split, training windows.
+
+Pure numpy, no I/O. Per user, items are ordered by timestamp with ties kept in
+file order (a stable sort); the last item is the test target, the
+second-to-last the validation target, the rest the training part. Item
+indices are dense int32; `PAD` (-1) pads fixed-shape arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import dataclasses
+from typing import Literal
+
+from absl import logging
+import numpy as np
+
+PAD = -1
+MIN_INTERACTIONS = 3
+
+EvalSplit = Literal["valid", "test"]
+
+
+def chronological_order(item_indices: np.ndarray,
+                        timestamps: np.ndarray) -> np.ndarray:
+  """Items sorted by timestamp; ties keep their given (file) order.
+
+  Args:
+    item_indices: [n] item indices.
+    timestamps: [n] timestamps of the items.
+
+  Returns:
+    [n] int32 item indices, stable-sorted by timestamp.
+  """
+  item_indices = np.asarray(item_indices)
+  timestamps = np.asarray(timestamps)
+  if item_indices.shape != timestamps.shape or item_indices.ndim != 1:
+    raise ValueError(
+        f"item_indices {item_indices.shape} and timestamps "
+        f"{timestamps.shape} must be 1-D and of equal length")
+  order = np.argsort(timestamps, kind="stable")
+  return item_indices[order].astype(np.int32)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SplitData:
+  """Leave-one-out split of the users with >= 3 interactions.
+
+  Attributes:
+    user_ids: raw ids of the kept users, [num_users].
+    train: per kept user, the chronological training part [n_u - 2] int32.
+    valid_target: second-to-last item per kept user, [num_users] int32.
+    test_target: last item per kept user, [num_users] int32.
+    skipped_user_ids: users with fewer than 3 interactions (not split).
+  """
+  user_ids: list[str]
+  train: list[np.ndarray]
+  valid_target: np.ndarray
+  test_target: np.ndarray
+  skipped_user_ids: list[str]
+
+  @property
+  def num_users(self) -> int:
+    return len(self.user_ids)
+
+  @property
+  def num_skipped(self) -> int:
+    return len(self.skipped_user_ids)
+
+
+def leave_one_out(user_items: Sequence[np.ndarray],
+                  user_timestamps: Sequence[np.ndarray],
+                  user_ids: Sequence[str] | None = None) -> SplitData:
+  """Splits each user's chronological history: train / valid / test.
+
+  Args:
+    user_items: per user, item indices [n_u] in file order.
+    user_timestamps: per user, timestamps [n_u] in file order.
+    user_ids: per user raw id; defaults to "0", "1", ... (the position).
+
+  Returns:
+    The split of the users with at least 3 interactions; the others are
+    counted in `skipped_user_ids` (and logged), not an error.
+  """
+  if len(user_items) != len(user_timestamps):
+    raise ValueError(f"{len(user_items)} item lists but "
+                     f"{len(user_timestamps)} timestamp lists")
+  if user_ids is None:
+    user_ids = [str(index) for index in range(len(user_items))]
+  kept_ids, skipped_ids, train, valid, test = [], [], [], [], []
+  for user_id, items, timestamps in zip(user_ids, user_items, user_timestamps):
+    ordered = chronological_order(items, timestamps)
+    if len(ordered) < MIN_INTERACTIONS:
+      skipped_ids.append(user_id)
+      continue
+    kept_ids.append(user_id)
+    train.append(ordered[:-2])
+    valid.append(ordered[-2])
+    test.append(ordered[-1])
+  if skipped_ids:
+    logging.info("leave_one_out: skipped %d user(s) with fewer than %d "
+                 "interactions", len(skipped_ids), MIN_INTERACTIONS)
+  return SplitData(
+      user_ids=kept_ids, train=train,
+      valid_target=np.asarray(valid, np.int32).reshape(-1),
+      test_target=np.asarray(test, np.int32).reshape(-1),
+      skipped_user_ids=skipped_ids)
+
+
+def _check_eval_split(for_split: str) -> None:
+  if for_split not in ("valid", "test"):
+    raise ValueError(f"for_split must be 'valid' or 'test', got {for_split!r}")
+
+
+def _items_before_target(split: SplitData, user: int,
+                         for_split: EvalSplit) -> np.ndarray:
+  """All items before the target, chronological: [n] int32."""
+  _check_eval_split(for_split)
+  if for_split == "valid":
+    return split.train[user]
+  return np.append(split.train[user], split.valid_target[user]).astype(
+      np.int32)
+
+
+def history(split: SplitData, user: int, for_split: EvalSplit,
+            max_history: int) -> np.ndarray:
+  """The most recent `max_history` items before the user's target.
+
+  Args:
+    split: the leave-one-out split.
+    user: row of the user in `split` (not the raw id).
+    for_split: "valid" (history = training part) or "test" (training part +
+      validation item).
+    max_history: maximum history length, >= 1.
+
+  Returns:
+    [min(n, max_history)] int32, oldest first.
+  """
+  if max_history < 1:
+    raise ValueError(f"max_history must be >= 1, got {max_history}")
+  return _items_before_target(split, user, for_split)[-max_history:]
+
+
+def eval_examples(split: SplitData, for_split: EvalSplit, max_history: int
+                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+  """Fixed-shape evaluation inputs for every user of the split.
+
+  Args:
+    split: the leave-one-out split.
+    for_split: "valid" or "test".
+    max_history: history length (columns).
+
+  Returns:
+    histories: [num_users, max_history] int32, LEFT-padded with PAD (-1), the
+      most recent item in the last column.
+    targets: [num_users] int32.
+    seen_items: per user, the sorted unique items of the whole history before
+      the target (not truncated), [n_u] int32, for masking.
+  """
+  _check_eval_split(for_split)
+  histories = np.full((split.num_users, max_history), PAD, np.int32)
+  seen_items = []
+  for user in range(split.num_users):
+    recent = history(split, user, for_split, max_history)
+    if len(recent):
+      histories[user, -len(recent):] = recent
+    seen_items.append(
+        np.unique(_items_before_target(split, user, for_split)).astype(
+            np.int32))
+  targets = split.valid_target if for_split == "valid" else split.test_target
+  return histories, targets.astype(np.int32), seen_items
+
+
+def _window_starts(length: int, window: int) -> list[int]:
+  """Start positions (may be negative: clipped at 0), earliest first."""
+  starts = []
+  start = length - window
+  while start + window >= 2:  # At least two items: one context, one target.
+    starts.append(start)
+    start -= window - 1
+  return starts[::-1]
+
+
+def training_windows(train_sequences: Sequence[np.ndarray],
+                     window: int) -> np.ndarray:
+  """Cuts training parts into windows of `window` consecutive items.
+
+  A window's first item is context only; each later item is a target
+  predicted from the items before it in the window. Windows are strided by
+  `window - 1` and aligned so that the last one ends at the training part's
+  last item; the earliest one is clipped at the first item (shorter, then
+  RIGHT-padded with PAD). So every training item except each user's first is
+  a target exactly once. A 1-item training part gives no window.
+
+  Example, window=3 (max_history=2):
+    [a, b, c, d, e] -> [a, b, c], [c, d, e]   (targets b, c | d, e)
+    [a, b, c, d]    -> [a, b, -1], [b, c, d]  (targets b | c, d)
+    [a, b]          -> [a, b, -1]             (target b)
+    [a]             -> no window
+
+  Args:
+    train_sequences: per user, chronological training items [n_u].
+    window: window length (= max_history + 1), >= 2.
+
+  Returns:
+    [num_windows, window] int32, users in order, each user's windows oldest
+    first.
+  """
+  if window < 2:
+    raise ValueError(f"window must be >= 2, got {window}")
+  rows = []
+  for sequence in train_sequences:
+    sequence = np.asarray(sequence, np.int32)
+    for start in _window_starts(len(sequence), window):
+      row = np.full(window, PAD, np.int32)
+      items = sequence[max(start, 0):start + window]
+      row[:len(items)] = items
+      rows.append(row)
+  if not rows:
+    return np.zeros((0, window), np.int32)
+  return np.stack(rows)

@@ -1,0 +1,30 @@
+"""The most-popular baseline: every user gets the most interacted-with items."""
+
+import numpy as np
+
+
+def item_counts(sequences: list[np.ndarray], num_items: int) -> np.ndarray:
+  """Interactions per item over the given sequences: [num_items] int64."""
+  if not sequences:
+    return np.zeros(num_items, dtype=np.int64)
+  return np.bincount(np.concatenate(sequences), minlength=num_items)
+
+
+def most_popular(counts: np.ndarray, seen_items: list[np.ndarray],
+                 list_len: int, exclude_seen: bool = True) -> np.ndarray:
+  """Top `list_len` items by count for each user: [num_users, list_len].
+
+  Ties go to the smaller item index. With `exclude_seen`, the items in
+  `seen_items[user]` are left out of that user's list; lists that run out of
+  items are padded with -1.
+  """
+  order = np.lexsort((np.arange(len(counts)), -counts))
+  if not exclude_seen:
+    return np.tile(order[:list_len], (len(seen_items), 1))
+  ranked = np.full((len(seen_items), list_len), -1, dtype=np.int64)
+  for user, seen in enumerate(seen_items):
+    # At most list_len + len(seen) candidates are needed.
+    candidates = order[:list_len + len(seen)]
+    kept = candidates[~np.isin(candidates, seen)][:list_len]
+    ranked[user, :len(kept)] = kept
+  return ranked

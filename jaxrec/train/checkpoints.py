@@ -1,0 +1,67 @@
+"""orbax checkpoints of the train state and the data iterator.
+
+Keeps the latest `keep` checkpoints plus the best one by a validation metric;
+saves are asynchronous. Restoring onto an abstract state that carries target
+shardings places the arrays directly where the current mesh wants them.
+"""
+
+import os
+
+import grain
+import orbax.checkpoint as ocp
+
+BEST_METRIC = "valid/ndcg@10"
+
+
+def _best_metric(metrics) -> float:
+  return metrics[BEST_METRIC]
+
+
+class Checkpointer:
+  """A CheckpointManager with items `state` and `data_iter`."""
+
+  def __init__(self, directory: str, keep: int = 2, async_save: bool = True,
+               read_only: bool = False):
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+        ocp.checkpoint_managers.LatestN(n=keep),
+        ocp.checkpoint_managers.BestN(
+            get_metric_fn=_best_metric, n=1,
+            keep_checkpoints_without_metrics=False),
+    ])
+    options = ocp.CheckpointManagerOptions(
+        best_fn=_best_metric, best_mode="max", preservation_policy=policy,
+        enable_async_checkpointing=async_save, read_only=read_only,
+        create=not read_only)
+    self._manager = ocp.CheckpointManager(
+        os.path.abspath(directory), options=options,
+        item_names=("state", "data_iter"))
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def best_step(self) -> int | None:
+    """The step with the best validation metric (the latest if none has one)."""
+    return self._manager.best_step()
+
+  def save(self, step: int, state, data_iter: grain.DatasetIterator,
+           metrics: dict[str, float] | None = None) -> None:
+    self._manager.save(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data_iter=grain.checkpoint.CheckpointSave(data_iter)),
+        metrics=metrics)
+
+  def restore(self, step: int, abstract_state,
+              data_iter: grain.DatasetIterator | None = None):
+    """Restores `state` (and the iterator in place, when given)."""
+    items = {"state": ocp.args.StandardRestore(abstract_state)}
+    if data_iter is not None:
+      items["data_iter"] = grain.checkpoint.CheckpointRestore(data_iter)
+    return self._manager.restore(step, args=ocp.args.Composite(**items)).state
+
+  def wait_until_finished(self) -> None:
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.close()

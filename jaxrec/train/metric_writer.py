@@ -1,0 +1,64 @@
+"""Run logging: metrics.jsonl, TensorBoard event files and a progress line.
+
+Only process 0 writes. TensorBoard events are written with tensorboardX, so no
+TensorFlow is needed.
+"""
+
+import json
+import os
+import time
+
+import jax
+from absl import logging
+from tensorboardX import SummaryWriter
+
+
+class MetricWriter:
+  """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars."""
+
+  def __init__(self, workdir: str):
+    self._enabled = jax.process_index() == 0
+    if not self._enabled:
+      return
+    self._jsonl_path = os.path.join(workdir, "metrics.jsonl")
+    self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    if not self._enabled:
+      return
+    scalars = {name: float(value) for name, value in metrics.items()}
+    with open(self._jsonl_path, "a", encoding="utf-8") as f:
+      f.write(json.dumps({"step": int(step), **scalars}) + "\n")
+    for name, value in scalars.items():
+      self._tensorboard.add_scalar(name, value, step)
+
+  def close(self) -> None:
+    if self._enabled:
+      self._tensorboard.close()
+
+
+def format_duration(seconds: float) -> str:
+  seconds = int(round(seconds))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+class Progress:
+  """Steps/s, tokens/s and ETA over the steps since the last report."""
+
+  def __init__(self, first_step: int, total_steps: int, tokens_per_step: int):
+    self._total_steps = total_steps
+    self._tokens_per_step = tokens_per_step
+    self._last_step = first_step
+    self._last_time = time.perf_counter()
+
+  def report(self, step: int, loss: float) -> dict[str, float]:
+    now = time.perf_counter()
+    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    eta = (self._total_steps - step) / max(steps_per_sec, 1e-9)
+    logging.info("[train] step %d/%d  loss %.4f  %.2f steps/s  %.0f tokens/s  "
+                 "ETA %s", step, self._total_steps, loss, steps_per_sec,
+                 steps_per_sec * self._tokens_per_step, format_duration(eta))
+    return {"steps_per_sec": steps_per_sec}

@@ -1,0 +1,149 @@
+"""train_and_evaluate: the training loop, with validation-selected checkpoints."""
+
+import dataclasses
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from jaxrec.evaluation import evaluator as evaluator_lib
+from jaxrec.models import decoder as decoder_lib
+from jaxrec.train import checkpoints as checkpoints_lib
+from jaxrec.train import input_pipeline
+from jaxrec.train import metric_writer as metric_writer_lib
+from jaxrec.train import sharding as sharding_lib
+from jaxrec.train import state as state_lib
+from jaxrec.train import step as step_lib
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+@dataclasses.dataclass
+class Experiment:
+  """What training and evaluation share: the model and where it lives."""
+  model: decoder_lib.Decoder
+  mesh: jax.sharding.Mesh
+  rules: tuple
+  tx: object
+  abstract_state: object        # ShapeDtypeStructs carrying the shardings
+  state_sharding: object
+  ranker: evaluator_lib.BeamSearchRanker
+
+
+def window_tokens(config: ml_collections.ConfigDict, num_levels: int) -> int:
+  """Tokens in a training window: max_history + 1 items of num_levels codes."""
+  return (config.data.max_history + 1) * num_levels
+
+
+def build_experiment(config: ml_collections.ConfigDict, vocab) -> tuple[
+    Experiment, state_lib.TrainState]:
+  """Builds the model, mesh and a freshly initialised sharded state."""
+  mesh = sharding_lib.make_mesh(config.mesh)
+  rules = sharding_lib.logical_rules(config.sharding_rules)
+  max_len = window_tokens(config, vocab.num_levels)
+  model = decoder_lib.build_decoder(config.model, vocab.vocab_size, max_len)
+  tx = state_lib.make_optimizer(config.optimizer, config.train.num_steps)
+  example = (jnp.zeros((1, max_len), jnp.int32), jnp.zeros((1, max_len), jnp.int32),
+             jnp.ones((1, max_len, max_len), bool))
+  state, state_sharding = state_lib.create_train_state(
+      model, tx, mesh, rules, example, jax.random.key(config.seed))
+  abstract_state = jax.tree.map(
+      lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+      state, state_sharding)
+  ranker = evaluator_lib.BeamSearchRanker(
+      model, vocab, mesh, rules, state_sharding.params,
+      beam_size=config.eval.beam_size, batch_size=config.eval.batch_size,
+      mask_history=config.eval.mask_history)
+  experiment = Experiment(model, mesh, rules, tx, abstract_state,
+                          state_sharding, ranker)
+  return experiment, state
+
+
+def _compile_train_step(config, experiment: Experiment, num_levels: int):
+  tokens_sharding = sharding_lib.logical_sharding(
+      experiment.mesh, experiment.rules, "batch", None)
+  step_fn = functools.partial(
+      step_lib.train_step, model=experiment.model, tx=experiment.tx,
+      num_levels=num_levels, label_smoothing=config.train.label_smoothing,
+      dropout_seed=config.seed + 1)
+  jitted = jax.jit(step_fn,
+                   in_shardings=(experiment.state_sharding, tokens_sharding),
+                   out_shardings=(experiment.state_sharding,
+                                  sharding_lib.replicated(experiment.mesh)),
+                   donate_argnums=0)
+  return jitted, tokens_sharding
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       training_windows: np.ndarray, valid_set, vocab
+                       ) -> tuple[Experiment, checkpoints_lib.Checkpointer]:
+  """Trains (or resumes) until `config.train.num_steps`.
+
+  Args:
+    config: the run config.
+    workdir: checkpoints go to WORKDIR/checkpoints, logs beside them.
+    training_windows: [num_windows, max_history + 1] item indices (-1 pad).
+    valid_set: the validation EvalSet; its NDCG@10 selects the best step.
+    vocab: the SemanticIdVocab.
+
+  Returns:
+    The experiment and the checkpointer (its best step is the one to test).
+  """
+  train_config = config.train
+  experiment, state = build_experiment(config, vocab)
+  item_tokens = vocab.encode(np.arange(vocab.num_items))
+  data_iter = input_pipeline.training_iterator(
+      training_windows, item_tokens, global_batch_size=train_config.batch_size,
+      seed=config.seed, process_index=jax.process_index(),
+      process_count=jax.process_count())
+  checkpointer = checkpoints_lib.Checkpointer(
+      os.path.join(workdir, "checkpoints"), keep=train_config.keep_checkpoints)
+  start_step = checkpointer.latest_step() or 0
+  if start_step:
+    logging.info("[train] resuming from the checkpoint at step %d", start_step)
+    state = checkpointer.restore(start_step, experiment.abstract_state, data_iter)
+  train_step, tokens_sharding = _compile_train_step(config, experiment,
+                                                    vocab.num_levels)
+  writer = metric_writer_lib.MetricWriter(workdir)
+  num_steps = train_config.num_steps
+  progress = metric_writer_lib.Progress(
+      start_step, num_steps,
+      train_config.batch_size * window_tokens(config, vocab.num_levels))
+  logging.info("[train] %d windows, %d steps of %d windows, mesh %s",
+               len(training_windows), num_steps, train_config.batch_size,
+               dict(experiment.mesh.shape))
+
+  for step in range(start_step + 1, num_steps + 1):
+    local_tokens = next(data_iter)["tokens"]
+    tokens = jax.make_array_from_process_local_data(tokens_sharding, local_tokens)
+    state, step_metrics = train_step(state, tokens)
+    last = step == num_steps
+    if step % train_config.log_every_steps == 0 or last:
+      loss = float(step_metrics["loss"])
+      if not np.isfinite(loss):
+        raise NonFiniteLossError(
+            f"loss is {loss} at step {step}; the last good checkpoint is at "
+            f"step {checkpointer.latest_step()}")
+      speed = progress.report(step, loss)
+      writer.write(step, {"train/loss": loss,
+                          "train/grad_norm": float(step_metrics["grad_norm"]),
+                          "train/steps_per_sec": speed["steps_per_sec"]})
+    evaluate_now = step % train_config.eval_every_steps == 0 or last
+    if evaluate_now or step % train_config.checkpoint_every_steps == 0:
+      metrics = None
+      if evaluate_now:
+        valid = evaluator_lib.evaluate(experiment.ranker, state.params, valid_set)
+        metrics = {f"valid/{name}": value for name, value in valid.items()}
+        writer.write(step, metrics)
+        logging.info("[train] step %d  valid recall@10 %.4f  ndcg@10 %.4f",
+                     step, valid["recall@10"], valid["ndcg@10"])
+      checkpointer.save(step, state, data_iter, metrics)
+  checkpointer.wait_until_finished()
+  writer.close()
+  return experiment, checkpointer

@@ -1,0 +1,37 @@
+"""jaxrec: JAX-native ID-token generative recommendation."""
+
+import setuptools
+
+setuptools.setup(
+    name="jaxrec",
+    version="0.1.0",
+    description="ID-token generative recommendation (TIGER-style) in JAX/Flax.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["jaxrec", "jaxrec.*"]),
+    package_data={"jaxrec.data": ["checksums/*.tsv"]},
+    install_requires=[
+        "absl-py>=2.1",
+        "array-record>=0.8.1",
+        "etils[epath]>=1.10",
+        "flax>=0.12.8",
+        "grain>=0.2.12",
+        "importlib-resources>=6.0",
+        "jax>=0.10.2",
+        "ml-collections>=1.1.0",
+        "numpy>=1.26",
+        "optax>=0.2.5",
+        "orbax-checkpoint>=0.12.8",
+        "sentencepiece>=0.2.0",
+        "tensorboardX>=2.6",
+        "tensorflow-datasets>=4.9.9",
+    ],
+    extras_require={"test": ["pytest>=8", "hypothesis>=6.100"]},
+    entry_points={
+        "console_scripts": [
+            "jaxrec-main=jaxrec.main:entry_point",
+        ],
+    },
+)
