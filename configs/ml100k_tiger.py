@@ -43,7 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 64          # global, windows per step
-  config.train.num_steps = 4000
+  config.train.num_steps = 3000
   config.train.label_smoothing = 0.0
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 500

@@ -9,9 +9,11 @@ that differs from DIR/config.json is an error naming the keys.
 """
 
 import json
+import logging as std_logging
 import os
 
 import jax
+import tensorflow_datasets as tfds
 import numpy as np
 from absl import app
 from absl import flags
@@ -33,6 +35,23 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of this run.")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+# Libraries whose INFO lines would drown the job's own progress lines; their
+# warnings and errors still show.
+_QUIET_LIBRARIES = ("/orbax/", "/tensorflow_datasets/", "/grain/", "/jax/")
+
+
+class _QuietLibraries(std_logging.Filter):
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return (record.levelno >= std_logging.WARNING or
+            not any(part in record.pathname for part in _QUIET_LIBRARIES))
+
+
+def _quiet_library_logs() -> None:
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  tfds.disable_progress_bar()
 
 
 def _stage(name: str) -> None:
@@ -116,6 +135,7 @@ def run(config, workdir: str) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  _quiet_library_logs()
   run(_CONFIG.value, _WORKDIR.value)
 
 

@@ -124,18 +124,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     tokens = jax.make_array_from_process_local_data(tokens_sharding, local_tokens)
     state, step_metrics = train_step(state, tokens)
     last = step == num_steps
-    if step % train_config.log_every_steps == 0 or last:
-      loss = float(step_metrics["loss"])
-      if not np.isfinite(loss):
-        raise NonFiniteLossError(
-            f"loss is {loss} at step {step}; the last good checkpoint is at "
-            f"step {checkpointer.latest_step()}")
+    log_now = step % train_config.log_every_steps == 0 or last
+    evaluate_now = step % train_config.eval_every_steps == 0 or last
+    save_now = evaluate_now or step % train_config.checkpoint_every_steps == 0
+    if not (log_now or save_now):
+      continue
+    loss = float(step_metrics["loss"])
+    if not np.isfinite(loss):  # never checkpoint a diverged state
+      raise NonFiniteLossError(
+          f"loss is {loss} at step {step}; the last good checkpoint is at "
+          f"step {checkpointer.latest_step()}")
+    if log_now:
       speed = progress.report(step, loss)
       writer.write(step, {"train/loss": loss,
                           "train/grad_norm": float(step_metrics["grad_norm"]),
                           "train/steps_per_sec": speed["steps_per_sec"]})
-    evaluate_now = step % train_config.eval_every_steps == 0 or last
-    if evaluate_now or step % train_config.checkpoint_every_steps == 0:
+    if save_now:
       metrics = None
       if evaluate_now:
         valid = evaluator_lib.evaluate(experiment.ranker, state.params, valid_set)
