@@ -49,6 +49,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every_steps = 500
   config.train.eval_every_steps = 500   # validation NDCG@10 picks the best
   config.train.keep_checkpoints = 2
+  config.train.profile_start_step = 0   # > 0: jax.profiler trace from here
+  config.train.profile_num_steps = 5
 
   config.eval = ml_collections.ConfigDict()
   config.eval.split = "test"

@@ -1,14 +1,18 @@
 """orbax checkpoints of the train state and the data iterator.
 
 Keeps the latest `keep` checkpoints plus the best one by a validation metric;
-saves are asynchronous. Restoring onto an abstract state that carries target
+saves are asynchronous. A checkpoint that cannot be restored (truncated or
+corrupt files) is reported, moved aside to `<directory>_corrupt/<step>` and
+the previous one is used. Restoring onto an abstract state that carries target
 shardings places the arrays directly where the current mesh wants them.
 """
 
 import os
+import shutil
 
 import grain
 import orbax.checkpoint as ocp
+from absl import logging
 
 BEST_METRIC = "valid/ndcg@10"
 
@@ -32,9 +36,9 @@ class Checkpointer:
         best_fn=_best_metric, best_mode="max", preservation_policy=policy,
         enable_async_checkpointing=async_save, read_only=read_only,
         create=not read_only)
+    self._directory = os.path.abspath(directory)
     self._manager = ocp.CheckpointManager(
-        os.path.abspath(directory), options=options,
-        item_names=("state", "data_iter"))
+        self._directory, options=options, item_names=("state", "data_iter"))
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -59,6 +63,36 @@ class Checkpointer:
     if data_iter is not None:
       items["data_iter"] = grain.checkpoint.CheckpointRestore(data_iter)
     return self._manager.restore(step, args=ocp.args.Composite(**items)).state
+
+  def restore_latest(self, abstract_state,
+                     data_iter: grain.DatasetIterator | None = None):
+    """Restores the latest readable checkpoint: (step, state), or (0, None).
+
+    Unreadable checkpoints are logged and moved aside, newest first, until one
+    restores.
+    """
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        return step, self.restore(step, abstract_state, data_iter)
+      except Exception as error:  # pylint: disable=broad-except
+        # orbax raises many types for damaged files; all mean "unusable".
+        self._set_aside(step, error)
+    return 0, None
+
+  def _set_aside(self, step: int, error: Exception) -> None:
+    corrupt_dir = self._directory + "_corrupt"
+    os.makedirs(corrupt_dir, exist_ok=True)
+    target = os.path.join(corrupt_dir, str(step))
+    logging.error("checkpoint at step %d in %s cannot be restored (%s: %s); "
+                  "moving it to %s and using the previous one", step,
+                  self._directory, type(error).__name__, error, target)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.move(os.path.join(self._directory, str(step)), target)
+    self._manager.reload()
+
+  def reached_preemption(self, step: int) -> bool:
+    """True when the cluster announced a preemption (all hosts agree)."""
+    return self._manager.reached_preemption(step)
 
   def wait_until_finished(self) -> None:
     self._manager.wait_until_finished()

@@ -14,13 +14,18 @@ from tensorboardX import SummaryWriter
 
 
 class MetricWriter:
-  """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars."""
+  """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars.
 
-  def __init__(self, workdir: str):
+  A run resumed from the checkpoint at `resume_step` first drops the lines it
+  logged after that step, so the file ends up as an uninterrupted run's.
+  """
+
+  def __init__(self, workdir: str, resume_step: int = 0):
     self._enabled = jax.process_index() == 0
     if not self._enabled:
       return
     self._jsonl_path = os.path.join(workdir, "metrics.jsonl")
+    _drop_lines_after(self._jsonl_path, resume_step)
     self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
@@ -35,6 +40,25 @@ class MetricWriter:
   def close(self) -> None:
     if self._enabled:
       self._tensorboard.close()
+
+
+def _drop_lines_after(jsonl_path: str, step: int) -> None:
+  if not os.path.exists(jsonl_path):
+    return
+  with open(jsonl_path, encoding="utf-8") as f:
+    lines = f.readlines()
+  # A kill can leave a half-written last line: it is dropped too.
+  kept = []
+  for line in lines:
+    try:
+      if json.loads(line)["step"] <= step:
+        kept.append(line)
+    except (json.JSONDecodeError, KeyError):
+      continue
+  if len(kept) != len(lines):
+    with open(jsonl_path + ".tmp", "w", encoding="utf-8") as f:
+      f.writelines(kept)
+    os.replace(jsonl_path + ".tmp", jsonl_path)
 
 
 def format_duration(seconds: float) -> str:

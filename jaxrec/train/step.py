@@ -49,7 +49,7 @@ def train_step(state: TrainState, tokens: jax.Array, *,
       state.params, model, tokens, num_levels, label_smoothing, dropout_rng)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+  metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
              "num_targets": num_targets}
   return TrainState(step=state.step + 1, params=params,
                     opt_state=opt_state), metrics

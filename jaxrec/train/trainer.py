@@ -21,7 +21,11 @@ from jaxrec.train import step as step_lib
 
 
 class NonFiniteLossError(FloatingPointError):
-  pass
+  """The loss became NaN or Inf; no checkpoint of that state was written."""
+
+
+class PreemptedError(RuntimeError):
+  """The cluster preempted the run after its checkpoint was saved."""
 
 
 @dataclasses.dataclass
@@ -41,10 +45,14 @@ def window_tokens(config: ml_collections.ConfigDict, num_levels: int) -> int:
   return (config.data.max_history + 1) * num_levels
 
 
-def build_experiment(config: ml_collections.ConfigDict, vocab) -> tuple[
-    Experiment, state_lib.TrainState]:
-  """Builds the model, mesh and a freshly initialised sharded state."""
-  mesh = sharding_lib.make_mesh(config.mesh)
+def build_experiment(config: ml_collections.ConfigDict, vocab,
+                     devices: list[jax.Device] | None = None) -> tuple[
+                         Experiment, state_lib.TrainState]:
+  """Builds the model, mesh and a freshly initialised sharded state.
+
+  The mesh spans `devices` (default: all devices of all processes).
+  """
+  mesh = sharding_lib.make_mesh(config.mesh, devices=devices)
   rules = sharding_lib.logical_rules(config.sharding_rules)
   max_len = window_tokens(config, vocab.num_levels)
   model = decoder_lib.build_decoder(config.model, vocab.vocab_size, max_len)
@@ -104,13 +112,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       process_count=jax.process_count())
   checkpointer = checkpoints_lib.Checkpointer(
       os.path.join(workdir, "checkpoints"), keep=train_config.keep_checkpoints)
-  start_step = checkpointer.latest_step() or 0
+  start_step, restored = checkpointer.restore_latest(experiment.abstract_state,
+                                                    data_iter)
   if start_step:
     logging.info("[train] resuming from the checkpoint at step %d", start_step)
-    state = checkpointer.restore(start_step, experiment.abstract_state, data_iter)
+    state = restored
   train_step, tokens_sharding = _compile_train_step(config, experiment,
                                                     vocab.num_levels)
-  writer = metric_writer_lib.MetricWriter(workdir)
+  writer = metric_writer_lib.MetricWriter(workdir, resume_step=start_step)
+  profiler = _StepProfiler(train_config, workdir)
   num_steps = train_config.num_steps
   progress = metric_writer_lib.Progress(
       start_step, num_steps,
@@ -120,10 +130,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                dict(experiment.mesh.shape))
 
   for step in range(start_step + 1, num_steps + 1):
+    profiler.before_step(step)
     local_tokens = next(data_iter)["tokens"]
     tokens = jax.make_array_from_process_local_data(tokens_sharding, local_tokens)
     state, step_metrics = train_step(state, tokens)
-    last = step == num_steps
+    profiler.after_step(step, step_metrics["loss"])
+    preempted = checkpointer.reached_preemption(step)
+    last = step == num_steps or preempted
     log_now = step % train_config.log_every_steps == 0 or last
     evaluate_now = step % train_config.eval_every_steps == 0 or last
     save_now = evaluate_now or step % train_config.checkpoint_every_steps == 0
@@ -148,6 +161,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         logging.info("[train] step %d  valid recall@10 %.4f  ndcg@10 %.4f",
                      step, valid["recall@10"], valid["ndcg@10"])
       checkpointer.save(step, state, data_iter, metrics)
+    if preempted:
+      checkpointer.wait_until_finished()
+      raise PreemptedError(f"preempted at step {step}; the checkpoint is "
+                           "saved, run the same command again to resume")
   checkpointer.wait_until_finished()
   writer.close()
   return experiment, checkpointer
+
+
+class _StepProfiler:
+  """A jax.profiler trace of `profile_num_steps` steps, when the config asks.
+
+  The trace goes to WORKDIR/profile (open it with TensorBoard's profile
+  plugin or Perfetto).
+  """
+
+  def __init__(self, train_config, workdir: str):
+    self._first = train_config.profile_start_step
+    self._last = self._first + train_config.profile_num_steps - 1
+    self._directory = os.path.join(workdir, "profile")
+
+  def before_step(self, step: int) -> None:
+    if self._first > 0 and step == self._first:
+      jax.profiler.start_trace(self._directory)
+
+  def after_step(self, step: int, result: jax.Array) -> None:
+    if self._first > 0 and step == self._last:
+      jax.block_until_ready(result)
+      jax.profiler.stop_trace()
+      logging.info("[train] profile of steps %d-%d written to %s",
+                   self._first, self._last, self._directory)
