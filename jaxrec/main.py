@@ -20,6 +20,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from jaxrec import distributed
 from jaxrec import workdir as workdir_lib
 from jaxrec.data import registry
 from jaxrec.data import split as split_lib
@@ -34,6 +35,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Run recipe (an ml_collections file with get_config()).",
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of this run.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", "",
+    "host:port of process 0, for multi-process runs outside a TPU pod "
+    "(on a pod slice the TPU runtime provides it).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
+                                      "Processes of a multi-process run.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -78,25 +86,34 @@ def popularity_metrics(split, for_split: str, num_items: int,
   return metrics_lib.ranking_metrics(ranked, examples.targets)
 
 
+def _primary_first(name: str, stage_fn):
+  """Runs `stage_fn` on process 0, then on the others (which reuse its files)."""
+  if distributed.is_primary():
+    result = stage_fn()
+  distributed.barrier(name)
+  if not distributed.is_primary():
+    result = stage_fn()
+  return result
+
+
 def write_report(path: str, report: dict) -> None:
-  if jax.process_index() != 0:
-    return
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2)
-  os.replace(path + ".tmp", path)
+  if distributed.is_primary():
+    workdir_lib.write_json_atomically(path, report)
 
 
 def run(config, workdir: str) -> dict:
   """Runs (or resumes) the job in `workdir`; returns the final report."""
-  workdir_lib.write_or_check_config(config, workdir)
+  _primary_first("config", lambda: workdir_lib.write_or_check_config(
+      config, workdir))
 
   _stage("data")
-  data = registry.load(config.data, workdir)
+  data = _primary_first("data", lambda: registry.load(config.data, workdir))
   split = split_lib.leave_one_out(data.user_items, data.user_timestamps,
                                   data.user_ids)
 
   _stage("semantic ids")
-  vocab = tokenizer.build_or_load_vocab(config.tokenizer, data, workdir)
+  vocab = _primary_first("vocab", lambda: tokenizer.build_or_load_vocab(
+      config.tokenizer, data, workdir))
 
   _stage("train")
   max_history = config.data.max_history
@@ -136,6 +153,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   _quiet_library_logs()
+  distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                         _PROCESS_ID.value)
   run(_CONFIG.value, _WORKDIR.value)
 
 

@@ -1,9 +1,13 @@
-"""The work directory of one run: its resolved config and stage outputs."""
+"""The work directory of one run: its resolved config and stage outputs.
+
+Paths go through `etils.epath`, so a work directory may be local or on
+Cloud Storage (`gs://bucket/run`).
+"""
 
 import json
-import os
 
 import ml_collections
+from etils import epath
 
 CONFIG_FILE = "config.json"
 
@@ -32,12 +36,11 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
     ValueError: naming every key whose value differs from the one the work
       directory was started with.
   """
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, CONFIG_FILE)
+  path = epath.Path(workdir) / CONFIG_FILE
+  path.parent.mkdir(parents=True, exist_ok=True)
   resolved = config_to_dict(config)
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      previous = json.load(f)
+  if path.exists():
+    previous = json.loads(path.read_text())
     old, new = _flatten(previous), _flatten(resolved)
     differences = [f"  {key}: {old.get(key, '<absent>')!r} in {path}, "
                    f"{new.get(key, '<absent>')!r} now"
@@ -49,7 +52,13 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
           "same config or use a new --workdir. Differences:\n"
           + "\n".join(differences))
     return
-  tmp_path = path + ".tmp"
-  with open(tmp_path, "w", encoding="utf-8") as f:
-    json.dump(resolved, f, indent=2, sort_keys=True)
-  os.replace(tmp_path, path)
+  write_json_atomically(path, resolved, sort_keys=True)
+
+
+def write_json_atomically(path: epath.PathLike, data,
+                          sort_keys: bool = False) -> None:
+  """Writes a JSON file whole or not at all (temporary file, then rename)."""
+  path = epath.Path(path)
+  tmp_path = path.parent / (path.name + ".tmp")
+  tmp_path.write_text(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
+  tmp_path.replace(path)

@@ -8,11 +8,13 @@ shardings places the arrays directly where the current mesh wants them.
 """
 
 import os
-import shutil
 
 import grain
 import orbax.checkpoint as ocp
 from absl import logging
+from etils import epath
+
+from jaxrec import distributed
 
 BEST_METRIC = "valid/ndcg@10"
 
@@ -36,7 +38,9 @@ class Checkpointer:
         best_fn=_best_metric, best_mode="max", preservation_policy=policy,
         enable_async_checkpointing=async_save, read_only=read_only,
         create=not read_only)
-    self._directory = os.path.abspath(directory)
+    if "://" not in directory:  # orbax wants absolute local paths
+      directory = os.path.abspath(directory)
+    self._directory = epath.Path(directory)
     self._manager = ocp.CheckpointManager(
         self._directory, options=options, item_names=("state", "data_iter"))
 
@@ -80,14 +84,17 @@ class Checkpointer:
     return 0, None
 
   def _set_aside(self, step: int, error: Exception) -> None:
-    corrupt_dir = self._directory + "_corrupt"
-    os.makedirs(corrupt_dir, exist_ok=True)
-    target = os.path.join(corrupt_dir, str(step))
+    corrupt_dir = self._directory.parent / (self._directory.name + "_corrupt")
+    target = corrupt_dir / str(step)
     logging.error("checkpoint at step %d in %s cannot be restored (%s: %s); "
                   "moving it to %s and using the previous one", step,
                   self._directory, type(error).__name__, error, target)
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.move(os.path.join(self._directory, str(step)), target)
+    if distributed.is_primary():
+      corrupt_dir.mkdir(parents=True, exist_ok=True)
+      if target.exists():
+        target.rmtree()
+      (self._directory / str(step)).rename(target)
+    distributed.barrier(f"checkpoint_set_aside_{step}")
     self._manager.reload()
 
   def reached_preemption(self, step: int) -> bool:

@@ -1,7 +1,8 @@
 """Run logging: metrics.jsonl, TensorBoard event files and a progress line.
 
 Only process 0 writes. TensorBoard events are written with tensorboardX, so no
-TensorFlow is needed.
+TensorFlow is needed. Cloud Storage has no appends: there metrics.jsonl is
+rewritten whole at each write.
 """
 
 import json
@@ -10,6 +11,7 @@ import time
 
 import jax
 from absl import logging
+from etils import epath
 from tensorboardX import SummaryWriter
 
 
@@ -24,16 +26,22 @@ class MetricWriter:
     self._enabled = jax.process_index() == 0
     if not self._enabled:
       return
-    self._jsonl_path = os.path.join(workdir, "metrics.jsonl")
-    _drop_lines_after(self._jsonl_path, resume_step)
+    self._jsonl_path = epath.Path(workdir) / "metrics.jsonl"
+    self._lines = _lines_up_to(self._jsonl_path, resume_step)
+    self._jsonl_path.write_text("".join(self._lines))
     self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
     if not self._enabled:
       return
     scalars = {name: float(value) for name, value in metrics.items()}
-    with open(self._jsonl_path, "a", encoding="utf-8") as f:
-      f.write(json.dumps({"step": int(step), **scalars}) + "\n")
+    line = json.dumps({"step": int(step), **scalars}) + "\n"
+    self._lines.append(line)
+    if "://" not in os.fspath(self._jsonl_path):  # a local file: append
+      with self._jsonl_path.open("a") as f:
+        f.write(line)
+    else:
+      self._jsonl_path.write_text("".join(self._lines))
     for name, value in scalars.items():
       self._tensorboard.add_scalar(name, value, step)
 
@@ -42,23 +50,18 @@ class MetricWriter:
       self._tensorboard.close()
 
 
-def _drop_lines_after(jsonl_path: str, step: int) -> None:
-  if not os.path.exists(jsonl_path):
-    return
-  with open(jsonl_path, encoding="utf-8") as f:
-    lines = f.readlines()
-  # A kill can leave a half-written last line: it is dropped too.
+def _lines_up_to(jsonl_path: epath.Path, step: int) -> list[str]:
+  """The lines of an earlier attempt up to `step` (a resumed run's start)."""
+  if not jsonl_path.exists():
+    return []
   kept = []
-  for line in lines:
-    try:
-      if json.loads(line)["step"] <= step:
+  for line in jsonl_path.read_text().splitlines(keepends=True):
+    try:  # a kill can leave a half-written last line: it is dropped
+      if line.endswith("\n") and json.loads(line)["step"] <= step:
         kept.append(line)
     except (json.JSONDecodeError, KeyError):
       continue
-  if len(kept) != len(lines):
-    with open(jsonl_path + ".tmp", "w", encoding="utf-8") as f:
-      f.writelines(kept)
-    os.replace(jsonl_path + ".tmp", jsonl_path)
+  return kept
 
 
 def format_duration(seconds: float) -> str:

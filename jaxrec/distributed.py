@@ -1,0 +1,52 @@
+"""Multi-host set-up: one process per host, started with the same command.
+
+`initialize` calls `jax.distributed.initialize()` when the run spans several
+processes: on a Cloud TPU pod slice the TPU runtime says so and JAX finds the
+coordinator itself; elsewhere (CPU or GPU clusters, tests) the coordinator
+address, process count and id come from flags. Single-process runs skip it.
+"""
+
+import os
+
+import jax
+from absl import logging
+from jax.experimental import multihost_utils
+
+
+def _tpu_pod_worker_count() -> int:
+  """Workers of this TPU slice, from the TPU VM's environment (1 if none)."""
+  hostnames = os.environ.get("TPU_WORKER_HOSTNAMES", "")
+  return len([name for name in hostnames.split(",") if name])
+
+
+def initialize(coordinator_address: str = "", num_processes: int = 1,
+               process_id: int = 0) -> None:
+  """Joins the processes of a multi-host run (no-op for a single process)."""
+  if coordinator_address:
+    if num_processes < 2:
+      raise ValueError("--coordinator_address needs --num_processes >= 2")
+    if jax.config.jax_platforms in ("cpu",) or os.environ.get(
+        "JAX_PLATFORMS") == "cpu":
+      # Cross-process collectives on CPU need an explicit implementation.
+      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator_address,
+                               num_processes=num_processes,
+                               process_id=process_id)
+  elif _tpu_pod_worker_count() > 1:
+    jax.distributed.initialize()
+  else:
+    return
+  logging.info("process %d of %d, %d local of %d devices",
+               jax.process_index(), jax.process_count(),
+               jax.local_device_count(), jax.device_count())
+
+
+def is_primary() -> bool:
+  """True on the process that writes files shared by all (process 0)."""
+  return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+  """Waits until every process reaches the barrier `name`."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
