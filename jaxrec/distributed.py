@@ -1,9 +1,11 @@
 """Multi-host set-up: one process per host, started with the same command.
 
 `initialize` calls `jax.distributed.initialize()` when the run spans several
-processes: on a Cloud TPU pod slice the TPU runtime says so and JAX finds the
-coordinator itself; elsewhere (CPU or GPU clusters, tests) the coordinator
-address, process count and id come from flags. Single-process runs skip it.
+processes: with `--multihost` (what launch_tpu.sh passes) or on a TPU VM whose
+environment lists several workers, JAX's own cluster detection finds the
+coordinator (Cloud TPU, SLURM, ...); elsewhere (CPU clusters, tests) the
+coordinator address, process count and id come from flags. Single-process
+runs skip it.
 """
 
 import os
@@ -20,7 +22,7 @@ def _tpu_pod_worker_count() -> int:
 
 
 def initialize(coordinator_address: str = "", num_processes: int = 1,
-               process_id: int = 0) -> None:
+               process_id: int = 0, multihost: bool = False) -> None:
   """Joins the processes of a multi-host run (no-op for a single process)."""
   if coordinator_address:
     if num_processes < 2:
@@ -32,7 +34,7 @@ def initialize(coordinator_address: str = "", num_processes: int = 1,
     jax.distributed.initialize(coordinator_address=coordinator_address,
                                num_processes=num_processes,
                                process_id=process_id)
-  elif _tpu_pod_worker_count() > 1:
+  elif multihost or _tpu_pod_worker_count() > 1:
     jax.distributed.initialize()
   else:
     return

@@ -42,6 +42,9 @@ _COORDINATOR = flags.DEFINE_string(
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
                                       "Processes of a multi-process run.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Join a multi-host run found by JAX's cluster "
+    "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -154,7 +157,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   _quiet_library_logs()
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value)
+                         _PROCESS_ID.value, _MULTIHOST.value)
   run(_CONFIG.value, _WORKDIR.value)
 
 
