@@ -19,7 +19,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.data_dir = ""          # default: WORKDIR/data
   config.data.manual_dir = ""        # files placed by hand (no download)
   config.data.verify_checksums = True
+  config.data.register_checksums = False  # record source sha256s (once)
   config.data.max_history = 20       # TIGER: the 20 most recent items
+  # Iterative k-core filter (0 = off): users / items with fewer interactions
+  # are removed until none is left.
+  config.data.min_user_interactions = 0
+  config.data.min_item_interactions = 0
 
   # Semantic IDs: residual k-means over lexical item embeddings.
   config.tokenizer = recipes.tokenizer_recipe("rqkmeans")

@@ -1,12 +1,17 @@
 """Loads a prepared interactions/items tfds dataset into numpy arrays.
 
-Works with any builder that follows `movielens_100k.MovieLens100K`'s contract:
+Works with any builder that follows `interactions_builder.InteractionsBuilder`'s
+contract: per subset, configs `interactions` (features `user_id`, `item_ids`,
+`timestamps`, `ratings`; one example per user, items in file order) and `items`
+(features `item_id`, `title`, `genres`, `year`, optionally `brand` and
+`price`), each with a single `train` split; `configs_for(subset)`; constructor
+keywords `config`, `data_dir`, `verify_checksums`; and a
+`MANUAL_DOWNLOAD_INSTRUCTIONS` string.
 
-* configs `interactions` (features `user_id`, `item_ids`, `timestamps`,
-  `ratings`; one example per user, items in file order) and `items` (features
-  `item_id`, `title`, `genres`, `year`), each with a single `train` split;
-* constructor keywords `config`, `data_dir`, `verify_checksums`;
-* a `MANUAL_DOWNLOAD_INSTRUCTIONS` string.
+After loading, the optional iterative k-core filter runs (`kcore`), and the
+catalogue is cut to the items that keep at least one interaction: an item no
+user interacted with can be neither history nor target. Both are counted and
+logged.
 
 Users and items get dense indices in natural id order (numeric when every id
 is a decimal integer, as in MovieLens; otherwise lexicographic), which does
@@ -19,6 +24,7 @@ from collections.abc import Iterable
 import dataclasses
 import functools
 import hashlib
+import math
 import os
 from typing import Any
 
@@ -26,6 +32,9 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxrec.data import interactions_builder
+from jaxrec.data import item_text
+from jaxrec.data import kcore
 from jaxrec.data import movielens_100k
 
 
@@ -35,12 +44,16 @@ class InteractionData:
 
   Attributes:
     item_ids: raw item id of each dense item index, [num_items].
-    titles: item titles, [num_items].
-    genres: genre names of each item, [num_items] lists.
+    titles: item titles, [num_items] ("" when unknown).
+    genres: genre (or, for products, category) names of each item,
+      [num_items] lists.
     years: release years, [num_items] int32, 0 when unknown.
     user_ids: raw user id of each dense user index, [num_users].
     user_items: per user, dense item indices [n_u] int32 in file order.
     user_timestamps: per user, timestamps [n_u] int64 in file order.
+    brands: item brands, [num_items] ("" when unknown); all "" if not given.
+    prices: item prices, [num_items] float32 (NaN when unknown); all NaN if
+      not given.
   """
   item_ids: list[str]
   titles: list[str]
@@ -49,6 +62,15 @@ class InteractionData:
   user_ids: list[str]
   user_items: list[np.ndarray]
   user_timestamps: list[np.ndarray]
+  brands: list[str] | None = None
+  prices: np.ndarray | None = None
+
+  def __post_init__(self):
+    if self.brands is None:
+      object.__setattr__(self, "brands", [""] * len(self.item_ids))
+    if self.prices is None:
+      object.__setattr__(self, "prices",
+                         np.full(len(self.item_ids), np.nan, np.float32))
 
   @property
   def num_users(self) -> int:
@@ -66,6 +88,12 @@ class InteractionData:
   def fingerprint(self) -> str:
     """sha256 hex of the item id list; ties vocabularies to this dataset."""
     return item_ids_fingerprint(self.item_ids)
+
+  @functools.cached_property
+  def item_texts(self) -> list[str]:
+    """One sentence per item for text encoders (see `item_text`)."""
+    return item_text.item_sentences(self.titles, self.genres, self.years,
+                                    self.brands, self.prices)
 
 
 def item_ids_fingerprint(item_ids: Iterable[str]) -> str:
@@ -98,14 +126,22 @@ def _check_manual_dir(builder_cls: type[Any], manual_dir: str | None) -> None:
         f"{builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
 
 
-def prepared_builder(builder_cls: type[Any], config: str, data_dir: str,
+def prepared_builder(builder_cls: type[Any],
+                     config: str | tfds.core.BuilderConfig, data_dir: str,
                      manual_dir: str | None = None,
-                     verify_checksums: bool = True
+                     verify_checksums: bool = True,
+                     register_checksums: bool = False
                      ) -> tfds.core.DatasetBuilder:
-  """Returns the builder of `config`, preparing the data unless present."""
+  """Returns the builder of `config`, preparing the data unless present.
+
+  With `register_checksums`, the sha256 of every source file that is
+  downloaded (or taken from `manual_dir`, for builders that support it) is
+  recorded in the builder's `checksums/<name>.tsv`.
+  """
   builder = builder_cls(config=config, data_dir=data_dir,
                         verify_checksums=verify_checksums)
-  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+  download_config = tfds.download.DownloadConfig(
+      manual_dir=manual_dir, register_checksums=register_checksums)
   builder.download_and_prepare(download_config=download_config)
   return builder
 
@@ -115,17 +151,30 @@ def _read_examples(builder: tfds.core.DatasetBuilder) -> list[dict[str, Any]]:
   return [source[index] for index in range(len(source))]
 
 
-def _item_table(examples: list[dict[str, Any]]
-               ) -> tuple[list[str], list[str], list[list[str]], np.ndarray]:
-  """(item_ids, titles, genres, years [num_items] int32) in natural id order."""
+@dataclasses.dataclass(frozen=True)
+class _ItemColumns:
+  """The items config's features, [num_items] each, in natural id order."""
+  item_ids: list[str]
+  titles: list[str]
+  genres: list[list[str]]
+  years: np.ndarray
+  brands: list[str]
+  prices: np.ndarray
+
+
+def _item_table(examples: list[dict[str, Any]]) -> _ItemColumns:
+  """The item features in natural id order; brand "" / price NaN if absent."""
   by_id = {_text(example["item_id"]): example for example in examples}
   item_ids = natural_order(by_id)
-  titles = [_text(by_id[item_id]["title"]) for item_id in item_ids]
-  genres = [[_text(genre) for genre in by_id[item_id]["genres"]]
-            for item_id in item_ids]
-  years = np.asarray([by_id[item_id]["year"] for item_id in item_ids],
-                     np.int32)
-  return item_ids, titles, genres, years
+  rows = [by_id[item_id] for item_id in item_ids]
+  return _ItemColumns(
+      item_ids=item_ids,
+      titles=[_text(row["title"]) for row in rows],
+      genres=[[_text(genre) for genre in row["genres"]] for row in rows],
+      years=np.asarray([row["year"] for row in rows], np.int32).reshape(-1),
+      brands=[_text(row["brand"]) if "brand" in row else "" for row in rows],
+      prices=np.asarray([row["price"] if "price" in row else math.nan
+                         for row in rows], np.float32).reshape(-1))
 
 
 def _user_table(examples: list[dict[str, Any]], item_index: dict[str, int]
@@ -148,6 +197,79 @@ def _user_table(examples: list[dict[str, Any]], item_index: dict[str, int]
   return user_ids, user_items, user_timestamps
 
 
+# --------------------------------------------------------------- filtering --
+
+
+def _take_items(data: InteractionData, keep: np.ndarray) -> dict[str, Any]:
+  """The item fields of the items where `keep` [num_items] is True."""
+  indices = np.flatnonzero(keep)
+  return dict(
+      item_ids=[data.item_ids[i] for i in indices],
+      titles=[data.titles[i] for i in indices],
+      genres=[data.genres[i] for i in indices],
+      years=data.years[indices],
+      brands=[data.brands[i] for i in indices],
+      prices=data.prices[indices])
+
+
+def filter_interactions(data: InteractionData, min_user_interactions: int = 0,
+                        min_item_interactions: int = 0) -> InteractionData:
+  """Applies the iterative k-core filter, then drops items without rows.
+
+  Args:
+    data: the loaded dataset.
+    min_user_interactions: minimum interactions of every remaining user; 0
+      turns the user side of the filter off.
+    min_item_interactions: the same for items.
+
+  Returns:
+    `data` itself when nothing is removed; else the filtered dataset, users
+    and items keeping their relative order and each user's rows their file
+    order.
+  """
+  lengths = np.asarray([len(items) for items in data.user_items], np.int64)
+  user_of_row = np.repeat(np.arange(data.num_users), lengths)
+  item_of_row = (np.concatenate(data.user_items).astype(np.int64)
+                 if data.num_users else np.zeros(0, np.int64))
+  core = kcore.kcore(user_of_row, item_of_row, min_user_interactions,
+                     min_item_interactions)
+  used = np.zeros(data.num_items, bool)
+  used[item_of_row[core.keep]] = True
+  if core.keep.all() and used.all():
+    return data
+  _log_filtering(data, core, used, (min_user_interactions,
+                                    min_item_interactions))
+  new_index = (np.cumsum(used) - 1).astype(np.int32)
+  user_ids, user_items, user_timestamps = [], [], []
+  row_keep = np.split(core.keep, np.cumsum(lengths)[:-1])
+  for user, keep in enumerate(row_keep):
+    if keep.any():
+      user_ids.append(data.user_ids[user])
+      user_items.append(new_index[data.user_items[user][keep]])
+      user_timestamps.append(data.user_timestamps[user][keep])
+  return InteractionData(user_ids=user_ids, user_items=user_items,
+                         user_timestamps=user_timestamps,
+                         **_take_items(data, used))
+
+
+def _log_filtering(data: InteractionData, core: kcore.KCoreResult,
+                   used: np.ndarray, minimums: tuple[int, int]) -> None:
+  """Logs what the k-core filter and the catalogue cut removed."""
+  if not core.keep.all():
+    lengths = [len(items) for items in data.user_items]
+    kept_rows = np.split(core.keep, np.cumsum(lengths)[:-1])
+    removed_users = sum(not keep.any() for keep in kept_rows)
+    logging.info(
+        "k-core filter (users >= %d, items >= %d interactions): removed "
+        "%d interaction(s) and %d user(s) in %d round(s).", *minimums,
+        int((~core.keep).sum()), removed_users, core.num_rounds)
+  logging.info("Dropped %d of %d item(s) with no interactions left.",
+               int((~used).sum()), data.num_items)
+
+
+# ----------------------------------------------------------------- loading --
+
+
 def log_stats(name: str, data: InteractionData) -> None:
   """Logs counts, history lengths and the item-id fingerprint."""
   lengths = np.asarray([len(items) for items in data.user_items], np.int64)
@@ -165,34 +287,47 @@ def log_stats(name: str, data: InteractionData) -> None:
 
 def load_interactions(builder_cls: type[Any], data_dir: str,
                       manual_dir: str | None = None,
-                      verify_checksums: bool = True) -> InteractionData:
+                      verify_checksums: bool = True, *,
+                      subset: str | None = None,
+                      register_checksums: bool = False,
+                      min_user_interactions: int = 0,
+                      min_item_interactions: int = 0) -> InteractionData:
   """Prepares (once) and loads a dataset with `interactions` and `items`.
 
   Args:
     builder_cls: a tfds builder class following the module's contract.
     data_dir: tfds data directory; prepared data there is reused as is.
     manual_dir: optional directory with source files (see the builder).
-    verify_checksums: False turns checksum mismatches into warnings.
+    verify_checksums: False turns checksum and statistics mismatches into
+      warnings.
+    subset: the builder's data subset (e.g. "beauty"), None if it has none.
+    register_checksums: record the sha256 of the source files in the
+      builder's checksums file (see `prepared_builder`).
+    min_user_interactions: k-core filter on users (0 = off).
+    min_item_interactions: k-core filter on items (0 = off).
 
   Returns:
     The dataset, users and items in natural id order.
   """
   _check_manual_dir(builder_cls, manual_dir)
+  configs = builder_cls.configs_for(subset)
   builders = {
-      config: prepared_builder(builder_cls, config, data_dir, manual_dir,
-                               verify_checksums)
-      for config in ("items", "interactions")
+      kind: prepared_builder(builder_cls, configs[kind], data_dir,
+                             manual_dir, verify_checksums, register_checksums)
+      for kind in (interactions_builder.ITEMS,
+                   interactions_builder.INTERACTIONS)
   }
-  item_ids, titles, genres, years = _item_table(
-      _read_examples(builders["items"]))
-  item_index = {item_id: index for index, item_id in enumerate(item_ids)}
+  items = _item_table(_read_examples(builders[interactions_builder.ITEMS]))
+  item_index = {item_id: index for index, item_id in enumerate(items.item_ids)}
   user_ids, user_items, user_timestamps = _user_table(
-      _read_examples(builders["interactions"]), item_index)
+      _read_examples(builders[interactions_builder.INTERACTIONS]), item_index)
   data = InteractionData(
-      item_ids=item_ids, titles=titles, genres=genres, years=years,
       user_ids=user_ids, user_items=user_items,
-      user_timestamps=user_timestamps)
-  log_stats(builder_cls.name, data)
+      user_timestamps=user_timestamps, **dataclasses.asdict(items))
+  data = filter_interactions(data, min_user_interactions,
+                             min_item_interactions)
+  log_stats(builder_cls.name if subset is None
+            else f"{builder_cls.name}/{subset}", data)
   return data
 
 

@@ -1,10 +1,11 @@
 """A lexical item encoder that needs no model weights.
 
-Each item becomes a bag of tokens (title words, genres, year and decade), the
-bags are weighted by TF-IDF, and the sparse [num_items, vocab_size] matrix is
-reduced to `dim` dense features by a randomized truncated SVD (latent semantic
-analysis) written in JAX on a `jax.experimental.sparse.BCOO` matrix, so memory
-grows with the number of non-zeros rather than with num_items * vocab_size.
+Each item becomes a bag of tokens (title words, genres or product categories,
+brand, year and decade), the bags are weighted by TF-IDF, and the sparse
+[num_items, vocab_size] matrix is reduced to `dim` dense features by a
+randomized truncated SVD (latent semantic analysis) written in JAX on a
+`jax.experimental.sparse.BCOO` matrix, so memory grows with the number of
+non-zeros rather than with num_items * vocab_size.
 
 Output rows are L2-normalised rather than standardised per feature: the
 quantizers downstream use Euclidean distance, which on unit vectors orders
@@ -30,22 +31,27 @@ STOP_WORDS = frozenset({
 })
 DEFAULT_GENRE_WEIGHT = 3.0
 DEFAULT_YEAR_WEIGHT = 1.0
+DEFAULT_BRAND_WEIGHT = 1.0
 
 _WORD_RE = re.compile(r"[^\W_]+")  # Unicode letters and digits.
 _TITLE_YEAR_RE = re.compile(r"\s*\(\d{4}\)\s*$")  # MovieLens "Title (1995)".
 _GENRE_PREFIX = "genre:"
+_BRAND_PREFIX = "brand:"
 _YEAR_PREFIXES = ("year:", "decade:")
 
 
-def item_tokens(title: str, genres: Sequence[str], year: int) -> list[str]:
+def item_tokens(title: str, genres: Sequence[str], year: int,
+                brand: str = "") -> list[str]:
   """Returns the tokens of one item, repeated tokens kept (they count as tf).
 
   Args:
     title: Free text. A trailing "(yyyy)" is dropped (the year has its own
       tokens); the rest is lower-cased and split into alphanumeric words, minus
       `STOP_WORDS`.
-    genres: Genre names, each becoming one `genre:<name>` token.
+    genres: Genre (or product category) names, each becoming one
+      `genre:<name>` token.
     year: Release year; 0 means unknown and gives no year/decade tokens.
+    brand: Brand name, one `brand:<name>` token; "" (unknown) gives none.
   """
   if year < 0:
     raise ValueError(f"year must be >= 0 (0 = unknown), got {year}")
@@ -54,11 +60,15 @@ def item_tokens(title: str, genres: Sequence[str], year: int) -> list[str]:
   tokens += [_GENRE_PREFIX + g.strip().lower() for g in genres if g.strip()]
   if year:
     tokens += [f"year:{year:04d}", f"decade:{year // 10 * 10:04d}s"]
+  if brand.strip():
+    tokens.append(_BRAND_PREFIX + brand.strip().lower())
   return tokens
 
 
 def _token_kind_weights(vocab: Sequence[str], genre_weight: float,
-                        year_weight: float) -> np.ndarray:
+                        year_weight: float,
+                        brand_weight: float = DEFAULT_BRAND_WEIGHT
+                       ) -> np.ndarray:
   """Per-token multiplier by kind: [vocab_size] float64."""
   weights = np.ones(len(vocab))
   for j, token in enumerate(vocab):
@@ -66,6 +76,8 @@ def _token_kind_weights(vocab: Sequence[str], genre_weight: float,
       weights[j] = genre_weight
     elif token.startswith(_YEAR_PREFIXES):
       weights[j] = year_weight
+    elif token.startswith(_BRAND_PREFIX):
+      weights[j] = brand_weight
   return weights
 
 
@@ -76,8 +88,12 @@ def tfidf_matrix(
     *,
     genre_weight: float = DEFAULT_GENRE_WEIGHT,
     year_weight: float = DEFAULT_YEAR_WEIGHT,
+    brands: Sequence[str] | None = None,
+    brand_weight: float = DEFAULT_BRAND_WEIGHT,
 ) -> tuple[sparse.BCOO, tuple[str, ...]]:
   """Builds the row-normalised TF-IDF matrix of the items.
+
+  `brands` ([num_items], "" = unknown; None = no brands) add `brand:` tokens.
 
   Weight of token t in item i: (1 + log count) * idf(t) * kind_weight(t), with
   the smoothed idf(t) = log((1 + num_items) / (1 + df(t))) + 1; each row is
@@ -89,11 +105,15 @@ def tfidf_matrix(
   """
   years = np.asarray(years)
   num_items = len(titles)
-  if len(genres) != num_items or years.shape != (num_items,):
+  brands = [""] * num_items if brands is None else list(brands)
+  if (len(genres) != num_items or years.shape != (num_items,) or
+      len(brands) != num_items):
     raise ValueError(
-        f"titles, genres and years must describe the same items: got "
-        f"{num_items} titles, {len(genres)} genre lists, years {years.shape}")
-  docs = [item_tokens(t, g, int(y)) for t, g, y in zip(titles, genres, years)]
+        f"titles, genres, years and brands must describe the same items: got "
+        f"{num_items} titles, {len(genres)} genre lists, years {years.shape}, "
+        f"{len(brands)} brands")
+  docs = [item_tokens(t, g, int(y), b)
+          for t, g, y, b in zip(titles, genres, years, brands)]
   vocab = tuple(sorted({tok for doc in docs for tok in doc}))
   column = {tok: j for j, tok in enumerate(vocab)}
   rows = np.repeat(np.arange(num_items), [len(d) for d in docs])
@@ -103,7 +123,7 @@ def tfidf_matrix(
   rows, cols = np.divmod(pairs, max(len(vocab), 1))
   df = np.bincount(cols, minlength=len(vocab))
   idf = np.log((1.0 + num_items) / (1.0 + df)) + 1.0
-  kind = _token_kind_weights(vocab, genre_weight, year_weight)
+  kind = _token_kind_weights(vocab, genre_weight, year_weight, brand_weight)
   values = (1.0 + np.log(counts)) * idf[cols] * kind[cols]
   norms = np.sqrt(np.bincount(rows, values**2, minlength=num_items))
   values /= norms[rows]
@@ -171,6 +191,8 @@ def encode_items(
     *,
     genre_weight: float = DEFAULT_GENRE_WEIGHT,
     year_weight: float = DEFAULT_YEAR_WEIGHT,
+    brands: Sequence[str] | None = None,
+    brand_weight: float = DEFAULT_BRAND_WEIGHT,
     num_oversamples: int = 10,
     num_power_iters: int = 4,
 ) -> np.ndarray:
@@ -185,6 +207,9 @@ def encode_items(
     genre_weight: Multiplier on `genre:` tokens (genre is the strongest signal
       in MovieLens, while idf alone would favour rare title words).
     year_weight: Multiplier on `year:` and `decade:` tokens.
+    brands: [num_items] brand names ("" = unknown), or None (no brand
+      tokens; the same as all "").
+    brand_weight: Multiplier on `brand:` tokens.
     num_oversamples: See `randomized_svd`.
     num_power_iters: See `randomized_svd`.
 
@@ -193,7 +218,8 @@ def encode_items(
     no tokens at all).
   """
   matrix, vocab = tfidf_matrix(
-      titles, genres, years, genre_weight=genre_weight, year_weight=year_weight)
+      titles, genres, years, genre_weight=genre_weight, year_weight=year_weight,
+      brands=brands, brand_weight=brand_weight)
   num_items, vocab_size = matrix.shape
   available = min(num_items, vocab_size)
   if not 0 < dim < available:

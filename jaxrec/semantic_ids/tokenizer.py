@@ -30,15 +30,21 @@ from jaxrec.semantic_ids import vocab as vocab_lib
 
 def encode(encoder_config: ml_collections.ConfigDict, titles: Sequence[str],
            genres: Sequence[Sequence[str]], years: np.ndarray,
-           seed: int) -> np.ndarray:
-  """Item embeddings [num_items, encoder_config.dim] float32."""
+           seed: int, brands: Sequence[str] | None = None) -> np.ndarray:
+  """Item embeddings [num_items, encoder_config.dim] float32.
+
+  `brands` ([num_items], "" = unknown) add brand tokens, weighted by
+  `encoder_config.brand_weight` when the recipe sets it (default 1.0).
+  """
   if encoder_config.kind != "lexical":
     raise ValueError(f"encoder.kind={encoder_config.kind!r} is not supported "
                      "here; expected 'lexical'")
   return lexical_encoder.encode_items(
       titles, genres, years, encoder_config.dim, seed,
       genre_weight=encoder_config.genre_weight,
-      year_weight=encoder_config.year_weight)
+      year_weight=encoder_config.year_weight, brands=brands,
+      brand_weight=encoder_config.get(
+          "brand_weight", lexical_encoder.DEFAULT_BRAND_WEIGHT))
 
 
 def build_vocab(
@@ -48,6 +54,7 @@ def build_vocab(
     years: np.ndarray,
     item_ids: Sequence[str],
     fingerprint: str,
+    brands: Sequence[str] | None = None,
 ) -> tuple[vocab_lib.SemanticIdVocab, np.ndarray, dict[str, Any]]:
   """Runs the recipe on [num_items] item metadata.
 
@@ -58,6 +65,7 @@ def build_vocab(
     years: [num_items] int years, 0 = unknown.
     item_ids: [num_items] raw item ids, in dense-index order.
     fingerprint: The dataset fingerprint stored in the vocabulary.
+    brands: [num_items] brands ("" = unknown), or None when there are none.
 
   Returns:
     (vocab, embeddings [num_items, dim] float32, stats): stats are
@@ -67,7 +75,8 @@ def build_vocab(
   if config.quantizer != "rqkmeans":
     raise ValueError(f"quantizer={config.quantizer!r} is not supported here; "
                      "expected 'rqkmeans'")
-  embeddings = encode(config.encoder, titles, genres, years, config.seed)
+  embeddings = encode(config.encoder, titles, genres, years, config.seed,
+                      brands)
   sizes = tuple(config.codebook_sizes)
   codes, _ = residual_kmeans.residual_kmeans(
       embeddings, sizes, num_iters=config.num_iters, seed=config.seed,
@@ -82,7 +91,10 @@ def build_vocab(
 
 
 class ItemTable(Protocol):
-  """What the stage needs of a dataset (e.g. `jaxrec.data` InteractionData)."""
+  """What the stage needs of a dataset (e.g. `jaxrec.data` InteractionData).
+
+  An optional `brands` attribute ([num_items] str) is used when present.
+  """
   item_ids: Sequence[str]
   titles: Sequence[str]
   genres: Sequence[Sequence[str]]
@@ -123,7 +135,7 @@ def build_or_load_vocab(config: ml_collections.ConfigDict, data: ItemTable,
         path, expected_fingerprint=data.fingerprint)
   vocab, embeddings, stats = build_vocab(
       config, data.titles, data.genres, data.years, data.item_ids,
-      data.fingerprint)
+      data.fingerprint, getattr(data, "brands", None))
   if jax.process_index() == 0:
     _write_outputs(workdir, vocab, embeddings, stats)
   return vocab

@@ -1,0 +1,132 @@
+"""The paper recipes load, carry the cited values and train for one step."""
+
+import functools
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrec import recipes
+from jaxrec import workdir as workdir_lib
+from jaxrec.data import registry
+from jaxrec.data import split as split_lib
+from jaxrec.semantic_ids import tokenizer
+from jaxrec.train import input_pipeline
+from jaxrec.train import sharding as sharding_lib
+from jaxrec.train import step as step_lib
+from jaxrec.train import trainer
+from tests import synthetic_amazon
+from tests import test_movielens_1m
+
+CONFIGS = pathlib.Path(__file__).parents[1] / "configs"
+# Recipe file: (data.name, tiger steps, grid steps, Amazon file stem).
+RECIPES = {
+    "amazon_beauty_tiger": ("amazon_reviews_2014/beauty", 200_000, 20_000,
+                            "Beauty"),
+    "amazon_sports_tiger": ("amazon_reviews_2014/sports", 200_000, 20_000,
+                            "Sports_and_Outdoors"),
+    "amazon_toys_tiger": ("amazon_reviews_2014/toys", 100_000, 10_000,
+                          "Toys_and_Games"),
+    "ml1m_tiger": ("movielens_1m", 100_000, 10_000, None),
+}
+
+
+def load(name, variant=None):
+  return recipes.load_recipe(str(CONFIGS / f"{name}.py"), variant)
+
+
+def flat_keys(config):
+  return set(workdir_lib._flatten(workdir_lib.config_to_dict(config)))  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("variant", [None, "grid"])
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_values(name, variant):
+  config = load(name, variant)
+  data_name, tiger_steps, grid_steps, stem = RECIPES[name]
+  assert config.data.name == data_name
+  assert (config.data.min_user_interactions,
+          config.data.min_item_interactions) == (5, 5)
+  assert config.data.max_history == 20
+  assert config.tokenizer.recipe == "rqkmeans"
+  assert tuple(config.tokenizer.codebook_sizes) == (256, 256, 256)
+  assert (config.model.num_layers, config.model.embed_dim,
+          config.model.num_heads, config.model.mlp_dim,
+          config.model.dropout_rate) == (8, 128, 2, 1024, 0.1)
+  assert config.train.batch_size == 256
+  assert config.train.num_steps == (grid_steps if variant else tiger_steps)
+  # Same keys as the default recipe (so every stage reads what it expects),
+  # plus the brand weight of the Amazon encoders.
+  extra = {"tokenizer.encoder.brand_weight"} if stem else set()
+  assert flat_keys(config) == flat_keys(load("ml100k_tiger")) | extra
+
+
+def test_unknown_variant():
+  with pytest.raises(ValueError, match="VARIANT"):
+    load("amazon_toys_tiger", "fast")
+
+
+def test_recipe_resolves_every_dataset_name():
+  for data_name, *_ in RECIPES.values():
+    registry.resolve(data_name)
+
+
+def _fixture(name, directory):
+  """Files in the dataset's format; every user and item has >= 5 rows."""
+  stem = RECIPES[name][3]
+  if stem is not None:
+    return synthetic_amazon.write_amazon_fixture(str(directory), stem)
+  movies = [(str(m), f"Movie {m} ({1990 + m})", ("Drama", "Comedy")[m % 2])
+            for m in range(1, 7)]
+  ratings = [(str(u), str(m), "4", str(1000 * u + m))
+             for u in range(1, 11) for m in range(1, 7)]
+  return test_movielens_1m.write_manual(
+      directory, "extracted", test_movielens_1m.ratings_dat(ratings),
+      test_movielens_1m.movies_dat(movies))
+
+
+def _tiny(config, manual_dir, small_model):
+  """The recipe on fixture files, with a small batch and codebooks."""
+  config.data.manual_dir = str(manual_dir)
+  config.data.verify_checksums = False
+  config.train.batch_size = 8
+  if small_model:  # Every recipe has the same model: compile it once only.
+    config.model.num_layers = 1
+    config.model.embed_dim = 16
+    config.model.mlp_dim = 32
+  config.tokenizer.codebook_sizes = (2, 2)
+  config.tokenizer.encoder.dim = 2
+  config.tokenizer.num_iters = 5
+  return config
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_trains_one_step(tmp_path, name):
+  config = _tiny(load(name), _fixture(name, tmp_path / "manual"),
+                 small_model=name != "amazon_beauty_tiger")
+  data = registry.load(config.data, str(tmp_path))
+  split = split_lib.leave_one_out(data.user_items, data.user_timestamps,
+                                  data.user_ids)
+  windows = split_lib.training_windows(split.train,
+                                       config.data.max_history + 1)
+  assert len(windows) >= config.train.batch_size
+  vocab, _, _ = tokenizer.build_vocab(
+      config.tokenizer, data.titles, data.genres, data.years, data.item_ids,
+      data.fingerprint, data.brands)
+  experiment, state = trainer.build_experiment(config, vocab)
+  batches = input_pipeline.training_iterator(
+      windows, vocab.encode(np.arange(vocab.num_items)),
+      global_batch_size=config.train.batch_size, seed=0, process_index=0,
+      process_count=1)
+  tokens_sharding = sharding_lib.logical_sharding(
+      experiment.mesh, experiment.rules, "batch", None)
+  train_step = jax.jit(
+      functools.partial(
+          step_lib.train_step, model=experiment.model, tx=experiment.tx,
+          num_levels=vocab.num_levels, label_smoothing=0.0, dropout_seed=1),
+      in_shardings=(experiment.state_sharding, tokens_sharding))
+  tokens = jax.device_put(next(batches)["tokens"], tokens_sharding)
+  state, metrics = train_step(state, tokens)
+  assert int(state.step) == 1
+  assert np.isfinite(float(metrics["loss"])) and float(metrics["loss"]) > 0
