@@ -1,7 +1,8 @@
 """Builds a semantic-ID vocabulary from item metadata and a tokenizer recipe.
 
 Pipeline: lexical encoder -> residual k-means -> collision level -> vocab
-(recipe: tokenizers/rqkmeans.py). `build_vocab` is pure computation;
+(recipe: tokenizers/rqkmeans.py). The `item_id` recipe instead gives every
+item one token of its own (SASRec's vocabulary, for the baseline). `build_vocab` is pure computation;
 `build_or_load_vocab` adds the work-directory stage:
 
   WORKDIR/vocab/vocab.json          the vocabulary (written last: its presence
@@ -68,13 +69,16 @@ def build_vocab(
     brands: [num_items] brands ("" = unknown), or None when there are none.
 
   Returns:
-    (vocab, embeddings [num_items, dim] float32, stats): stats are
-    `quantization_stats` of the L quantizer levels (before the collision
-    level) plus `collision_level_size`.
+    (vocab, embeddings [num_items, dim] float32 or None for `item_id`,
+    stats): stats are `quantization_stats` of the L quantizer levels (before
+    the collision level) plus `collision_level_size`.
   """
+  if config.quantizer == "item_id":
+    return item_id_vocab(item_ids, fingerprint), None, {
+        "num_items": len(item_ids), "codebook_sizes": [len(item_ids)]}
   if config.quantizer != "rqkmeans":
     raise ValueError(f"quantizer={config.quantizer!r} is not supported here; "
-                     "expected 'rqkmeans'")
+                     "expected 'rqkmeans' or 'item_id'")
   embeddings = encode(config.encoder, titles, genres, years, config.seed,
                       brands)
   sizes = tuple(config.codebook_sizes)
@@ -88,6 +92,14 @@ def build_vocab(
       item_ids, codes, sizes + (extra_size,), fingerprint)
   logging.info("Semantic IDs: %s", stats)
   return vocab, embeddings, stats
+
+
+def item_id_vocab(item_ids: Sequence[str], fingerprint: str
+                  ) -> vocab_lib.SemanticIdVocab:
+  """One level whose code is the item index: each item is its own token."""
+  codes = np.arange(len(item_ids), dtype=np.int32)[:, None]
+  return vocab_lib.SemanticIdVocab.from_codes(item_ids, codes,
+                                              (len(item_ids),), fingerprint)
 
 
 class ItemTable(Protocol):
@@ -106,13 +118,15 @@ class ItemTable(Protocol):
 
 
 def _write_outputs(workdir: epath.Path, vocab: vocab_lib.SemanticIdVocab,
-                   embeddings: np.ndarray, stats: dict[str, Any]) -> None:
-  emb_dir = workdir / "embeddings"
-  emb_dir.mkdir(parents=True, exist_ok=True)
-  buffer = io.BytesIO()
-  np.save(buffer, embeddings, allow_pickle=False)
-  (emb_dir / "embeddings.npy").write_bytes(buffer.getvalue())
-  (emb_dir / "item_ids.json").write_text(json.dumps(list(vocab.item_ids)))
+                   embeddings: np.ndarray | None, stats: dict[str, Any]
+                   ) -> None:
+  if embeddings is not None:
+    emb_dir = workdir / "embeddings"
+    emb_dir.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, embeddings, allow_pickle=False)
+    (emb_dir / "embeddings.npy").write_bytes(buffer.getvalue())
+    (emb_dir / "item_ids.json").write_text(json.dumps(list(vocab.item_ids)))
   vocab_dir = workdir / "vocab"
   vocab_dir.mkdir(parents=True, exist_ok=True)
   (vocab_dir / "stats.json").write_text(json.dumps(stats, indent=2))
