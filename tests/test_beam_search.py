@@ -1,52 +1,19 @@
-"""Constrained beam search against exhaustive scoring on a tiny random model."""
+"""Constrained and unconstrained beam search against brute-force scoring."""
+
+import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from jaxrec.decoding import beam_search as beam_search_lib
+from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import trie as trie_lib
-from jaxrec.models import decoder as decoder_lib
+from tests import decoding_cases
+from tests.test_trie import CODEBOOK_SIZES, _catalogue
 
-CODEBOOK_SIZES = (3, 4, 2)
-TOKEN_OFFSETS = (1, 4, 8)
-VOCAB_SIZE = 10
-
-
-def _catalogue():
-  # 11 items: some prefixes shared, some codes never used, so the trie has
-  # dead ends at every level.
-  return np.array([[0, 0, 0], [0, 0, 1], [0, 1, 0], [0, 3, 0], [1, 0, 0],
-                   [1, 0, 1], [1, 2, 0], [1, 2, 1], [2, 1, 0], [2, 3, 1],
-                   [2, 3, 0]], dtype=np.int32)
-
-
-def _model_and_params(seed=0):
-  model = decoder_lib.Decoder(vocab_size=VOCAB_SIZE, max_len=32, num_layers=2,
-                              num_heads=2, embed_dim=16, mlp_dim=32)
-  tokens = jnp.zeros((1, 4), jnp.int32)
-  params = model.init(jax.random.key(seed), tokens, tokens,
-                      decoder_lib.causal_mask(tokens >= 0))["params"]
-  # Larger random weights make the distribution far from uniform.
-  params = jax.tree.map(lambda p: p * 4.0, params)
-  return model, params
-
-
-def _exhaustive_scores(model, params, history_row, item_codes):
-  """Brute force: log-probability of every item's tuple after the history."""
-  history = history_row[history_row > 0]
-  scores = []
-  for codes in item_codes:
-    tokens = np.concatenate([history, np.asarray(TOKEN_OFFSETS) + codes])[None]
-    positions = np.arange(tokens.shape[1])[None]
-    logits, _ = model.apply({"params": params}, tokens, positions,
-                            decoder_lib.causal_mask(jnp.ones_like(tokens, bool)))
-    log_probs = jax.nn.log_softmax(logits[0])
-    start = len(history) - 1
-    scores.append(sum(float(log_probs[start + level, tokens[0, start + level + 1]])
-                      for level in range(len(codes))))
-  return np.array(scores)
+TOKEN_OFFSETS = decoding_cases.token_offsets(CODEBOOK_SIZES)
 
 
 def _histories():
@@ -56,64 +23,128 @@ def _histories():
                    [0, 0, 0, 3, 7, 9]], dtype=np.int32)
 
 
-def test_trie_tables_are_exact():
-  trie = trie_lib.build_trie(_catalogue(), CODEBOOK_SIZES)
-  np.testing.assert_array_equal(trie.children[0], [[0, 1, 2]])
-  # Depth-1 nodes are prefixes (0,), (1,), (2,); their children at depth 2.
-  np.testing.assert_array_equal(
-      trie.children[1], [[0, 1, -1, 2], [3, -1, 4, -1], [-1, 5, -1, 6]])
-  # Leaves are item indices.
-  np.testing.assert_array_equal(
-      trie.children[2], [[0, 1], [2, -1], [3, -1], [4, 5], [6, 7], [8, -1],
-                         [10, 9]])
-  np.testing.assert_array_equal(trie.node_item_counts[1], [4, 4, 3])
-  np.testing.assert_array_equal(trie.item_nodes[2],
-                                [0, 0, 1, 2, 3, 3, 4, 4, 5, 6, 6])
+def _search(model, params, trie, histories, seen, beam, constrained=True):
+  search = jax.jit(functools.partial(beam_search_lib.beam_search, model,
+                                     beam_size=beam, constrained=constrained))
+  items, scores = search(params, trie, histories, seen)
+  return np.asarray(items), np.asarray(scores)
 
 
-def test_trie_rejects_shared_tuples():
-  codes = np.array([[0, 1], [0, 1]])
-  with pytest.raises(ValueError, match="collision level"):
-    trie_lib.build_trie(codes, (2, 2))
+def _exhaustive_top(scores, excluded):
+  """Brute-force ranking: item order, best first, ties to the smaller tuple."""
+  scores = scores.copy()
+  scores[list(excluded)] = -np.inf
+  order = np.argsort(-scores, kind="stable")
+  return order[:len(scores) - len(excluded)], scores
 
 
-@pytest.mark.parametrize("mask_history", [False, True])
-def test_beam_search_equals_exhaustive_search(mask_history):
-  model, params = _model_and_params()
+@pytest.mark.parametrize("layout", ["csr", "dense"])
+def test_beam_search_equals_exhaustive_search(layout):
+  model, params = decoding_cases.tiny_model(seed=0)
   item_codes = _catalogue()
-  trie = beam_search_lib.DeviceTrie.create(
-      trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS)
+  trie = trie_lib.DeviceTrie.create(
+      trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS, layout)
   histories = _histories()
+  # The last user has seen nothing: no masking.
   seen = np.array([[0, 4, -1], [2, 9, 10], [-1, -1, -1]], dtype=np.int32)
   beam = len(item_codes)  # covers every valid item: the search is exact
 
-  items, scores = jax.jit(
-      lambda p, t, h, s: beam_search_lib.beam_search(model, p, t, h, s, beam)
-  )(params, trie, histories, seen if mask_history else None)
-
+  items, scores = _search(model, params, trie, histories, seen, beam)
+  brute_force = decoding_cases.brute_force_scores(model, params, histories,
+                                                  item_codes, TOKEN_OFFSETS)
   for user in range(len(histories)):
-    exact = _exhaustive_scores(model, params, histories[user], item_codes)
-    excluded = seen[user][seen[user] >= 0] if mask_history else []
-    exact[list(excluded)] = -np.inf
-    order = np.argsort(-exact, kind="stable")
-    num_valid = len(item_codes) - len(excluded)
-    np.testing.assert_array_equal(items[user, :num_valid], order[:num_valid])
-    np.testing.assert_allclose(scores[user, :num_valid],
-                               exact[order[:num_valid]], rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(items[user, num_valid:], -1)
+    order, exact = _exhaustive_top(brute_force[user],
+                                   seen[user][seen[user] >= 0])
+    np.testing.assert_array_equal(items[user, :len(order)], order)
+    np.testing.assert_allclose(scores[user, :len(order)], exact[order],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(items[user, len(order):], -1)
 
 
 def test_narrow_beam_returns_distinct_valid_items():
-  model, params = _model_and_params(seed=3)
+  model, params = decoding_cases.tiny_model(seed=3, num_layers=1)
   item_codes = _catalogue()
-  trie = beam_search_lib.DeviceTrie.create(
+  trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS)
   seen = np.array([[1, 5, 6]] * 3, dtype=np.int32)
-  items, scores = beam_search_lib.beam_search(model, params, trie, _histories(),
-                                              seen, beam_size=4)
-  items = np.asarray(items)
+  items, scores = _search(model, params, trie, _histories(), seen, beam=4)
   for row in items:
     assert len(set(row.tolist())) == 4
     assert all(0 <= item < len(item_codes) and item not in (1, 5, 6)
                for item in row)
-  assert np.all(np.diff(np.asarray(scores), axis=1) <= 0)
+  assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(decoding_cases.catalogues(), st.integers(0, 2**16), st.integers(1, 13),
+       st.booleans())
+def test_random_tries_and_models(catalogue, seed, beam, mask_history):
+  """Always distinct, valid, unseen items; exhaustive when the beam covers."""
+  item_codes, sizes = catalogue
+  offsets = decoding_cases.token_offsets(sizes)
+  model, params = decoding_cases.tiny_model(seed, num_layers=1)
+  trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
+                                    offsets, layout="auto")
+  rng = np.random.default_rng(seed)
+  histories = decoding_cases.random_histories(rng, item_codes, offsets, 2)
+  seen = np.full((2, len(item_codes)), -1, np.int32)
+  for user in range(2):
+    count = rng.integers(0, len(item_codes) + 1)
+    seen[user, :count] = rng.permutation(len(item_codes))[:count]
+
+  items, scores = _search(model, params, trie, histories,
+                          seen if mask_history else None, beam)
+  brute_force = decoding_cases.brute_force_scores(model, params, histories,
+                                                  item_codes, offsets)
+  for user in range(2):
+    excluded = seen[user][seen[user] >= 0] if mask_history else []
+    order, exact = _exhaustive_top(brute_force[user], excluded)
+    got = items[user][items[user] >= 0].tolist()
+    assert len(got) == len(set(got)) == min(beam, len(order))
+    assert set(got) <= set(order.tolist())  # valid and not seen
+    if beam >= len(order):  # the beam covers every allowed item
+      np.testing.assert_array_equal(items[user, :len(order)], order)
+      np.testing.assert_allclose(scores[user, :len(order)], exact[order],
+                                 rtol=1e-4, atol=1e-4)
+
+
+def test_ties_go_to_the_smaller_code_tuple():
+  # Zero weights: a uniform softmax, so every item has the same score.
+  model, params = decoding_cases.tiny_model(seed=0, scale=0.0, num_layers=1)
+  item_codes = _catalogue()
+  trie = trie_lib.DeviceTrie.create(
+      trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS)
+  lexicographic = np.lexsort(item_codes.T[::-1])
+  seen = np.array([[lexicographic[1], -1]] * 3, np.int32)
+  expected = np.delete(lexicographic, 1)[:5]
+  items, scores = _search(model, params, trie, _histories(), seen, beam=5)
+  np.testing.assert_array_equal(items, np.tile(expected, (3, 1)))
+  assert np.all(scores == scores[0, 0])
+  exact_items, _ = jax.jit(functools.partial(
+      exact_lib.exact_top_k, model, k=5))(params, trie, _histories(), seen)
+  np.testing.assert_array_equal(exact_items, items)
+  unconstrained, _ = _search(model, params, trie, _histories(), None, beam=3,
+                             constrained=False)
+  # Every tuple ties: the smallest ones, (0,0,0), (0,0,1), (0,1,0), are items.
+  np.testing.assert_array_equal(unconstrained,
+                                np.tile(lexicographic[:3], (3, 1)))
+
+
+def test_unconstrained_search_over_every_tuple():
+  model, params = decoding_cases.tiny_model(seed=5, num_layers=1)
+  item_codes = _catalogue()
+  trie = trie_lib.DeviceTrie.create(
+      trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS)
+  everything = decoding_cases.all_tuples(CODEBOOK_SIZES)  # 24 tuples
+  items, scores = _search(model, params, trie, _histories(), None,
+                          beam=len(everything), constrained=False)
+  brute_force = decoding_cases.brute_force_scores(
+      model, params, _histories(), everything, TOKEN_OFFSETS)
+  for user, tuple_scores in enumerate(brute_force):
+    order = np.argsort(-tuple_scores, kind="stable")
+    np.testing.assert_allclose(scores[user], tuple_scores[order],
+                               rtol=1e-4, atol=1e-4)
+    is_item = {tuple(t): i for i, t in enumerate(item_codes.tolist())}
+    expected = [is_item.get(tuple(everything[t]), -1) for t in order]
+    np.testing.assert_array_equal(items[user], expected)
+  assert (items < 0).sum() == 3 * (len(everything) - len(item_codes))

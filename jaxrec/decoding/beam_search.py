@@ -1,170 +1,138 @@
-"""Constrained beam search over the catalogue trie.
+"""Beam search over code levels, constrained by the catalogue trie or not.
 
-The history is encoded once (prefill); then one step per code level runs the
-decoder on the tokens generated so far for all beams of a user at once, with
-the history's keys and values as a shared prefix. At every level a beam may
-only take a code that leads to an item that exists and, when history masking is
-on, that still has an item the user has not interacted with. So every returned
-item is valid and distinct, and a beam at least as wide as the catalogue gives
-exactly the exhaustive top-K.
+The history is encoded once (`kv_cache.prefill`); then one step per code level
+runs only the token each beam chose at the previous level, attending to the
+history's cache and to its own cached tokens (`kv_cache.extend`).
+
+Constrained: at every level a beam may only take a code that leads to an item
+that exists and, when history masking is on, that still has an item the user
+has not seen (`masking`). So every returned item is valid and distinct, and a
+beam at least as wide as the number of allowed items gives exactly the
+exhaustive top-K. Per level the candidates are each beam's trie children
+(`trie.candidates`: at most the largest fan-out, not the whole codebook).
+
+Unconstrained: every code of the level's codebook is a candidate; generated
+tuples that are no item come out as -1 (the invalid-ID rate).
 
 Scores are the summed log-probabilities of an item's code tokens under the full
-softmax, so they are comparable with exact scoring of every item.
-"""
+softmax, comparable with `exact.exact_scores`.
 
-import dataclasses
+Tie-breaking (deterministic): among equal scores, the lexicographically
+smaller code tuple (prefix, while searching) wins. Beams are kept in
+lexicographic order of their prefixes and each beam's candidates come in
+increasing code order, so the flattened candidates are in lexicographic order,
+and `lax.top_k` puts the lower index first among equal values.
+"""
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxrec.decoding import kv_cache
+from jaxrec.decoding import masking
 from jaxrec.decoding import trie as trie_lib
+# Kept importable from here for older callers.
+from jaxrec.decoding.masking import pad_seen_items  # noqa: F401
+from jaxrec.decoding.trie import DeviceTrie  # noqa: F401
 from jaxrec.models import decoder as decoder_lib
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class DeviceTrie:
-  """The trie's tensors as jax arrays, plus the static token layout."""
+def _select(candidate_scores: Array, beam_size: int, keep_lexicographic: bool
+            ) -> tuple[Array, Array]:
+  """Top `beam_size` of candidates [batch, n] in lexicographic order.
 
-  children: tuple[Array, ...]
-  item_nodes: tuple[Array, ...]
-  node_item_counts: tuple[Array, ...]
-  codebook_sizes: tuple[int, ...] = dataclasses.field(metadata={"static": True})
-  token_offsets: tuple[int, ...] = dataclasses.field(metadata={"static": True})
-
-  @classmethod
-  def create(cls, trie: trie_lib.Trie, token_offsets) -> "DeviceTrie":
-    as_jax = lambda arrays: tuple(jnp.asarray(a) for a in arrays)
-    return cls(as_jax(trie.children), as_jax(trie.item_nodes),
-               as_jax(trie.node_item_counts), tuple(trie.codebook_sizes),
-               tuple(int(o) for o in token_offsets))
-
-  @property
-  def num_levels(self) -> int:
-    return len(self.codebook_sizes)
-
-
-def _remaining_items(trie: DeviceTrie, seen_items: Array, depth: int) -> Array:
-  """Items below each depth-`depth` node the user has not seen: [batch, nodes].
-
-  seen_items: [batch, max_seen] int32 item indices, -1 for padding.
+  Returns scores and indices [batch, beam_size]: best first, or, with
+  `keep_lexicographic`, in increasing index (lexicographic) order. Indices
+  past n (when n < beam_size) are padding with score -inf.
   """
-  is_seen = (seen_items >= 0).astype(jnp.int32)
-  safe_items = jnp.maximum(seen_items, 0)
-  if depth == trie.num_levels:  # the leaves are the items themselves
-    totals = jnp.ones((trie.item_nodes[0].shape[0],), jnp.int32)
-    nodes = safe_items
-  else:
-    totals = trie.node_item_counts[depth]
-    nodes = trie.item_nodes[depth][safe_items]
-  rows = jnp.arange(seen_items.shape[0])[:, None]
-  seen_counts = jnp.zeros((seen_items.shape[0], totals.shape[0]), jnp.int32)
-  seen_counts = seen_counts.at[rows, nodes].add(is_seen)
-  return totals[None] - seen_counts
+  batch, num = candidate_scores.shape
+  if num < beam_size:
+    candidate_scores = jnp.pad(candidate_scores, ((0, 0), (0, beam_size - num)),
+                               constant_values=-jnp.inf)
+  scores, index = jax.lax.top_k(candidate_scores, beam_size)
+  if keep_lexicographic:
+    index = jnp.sort(index, axis=-1)
+    scores = jnp.take_along_axis(candidate_scores, index, axis=-1)
+  return scores, index
 
 
-def prefill(model: decoder_lib.Decoder, params, history_tokens: Array):
-  """Encodes left-padded histories [batch, hist_len] (PAD = 0).
+def _level_candidates(trie: trie_lib.DeviceTrie, depth: int, nodes: Array,
+                      level_log_probs: Array, seen_ranks: Array | None,
+                      constrained: bool) -> tuple[Array, Array, Array, Array]:
+  """Candidates of every beam at one level: children, codes, log-probs, valid.
 
-  Returns the next-token log-probabilities [batch, vocab], the per-layer keys
-  and values, the history's validity mask [batch, hist_len] and the position
-  of the first generated token [batch].
+  nodes: [batch, beams]; level_log_probs: [batch, beams, codebook_size].
+  Returns four [batch, beams, width] arrays.
   """
-  valid = history_tokens != 0
-  positions = decoder_lib.positions_from_valid(valid)
-  logits, prefix_kv = model.apply(
-      {"params": params}, history_tokens, positions,
-      decoder_lib.causal_mask(valid))
-  next_position = valid.sum(axis=-1).astype(jnp.int32)
-  return jax.nn.log_softmax(logits[:, -1]), prefix_kv, valid, next_position
+  if not constrained:
+    codes = jnp.broadcast_to(
+        jnp.arange(level_log_probs.shape[-1], dtype=jnp.int32),
+        level_log_probs.shape)
+    return codes, codes, level_log_probs, jnp.ones(codes.shape, bool)
+  children, codes, valid = trie_lib.candidates(trie, depth, nodes)
+  if seen_ranks is not None:
+    valid &= masking.has_unseen(trie, depth + 1, children, seen_ranks)
+  if trie.dense[depth] is None:
+    level_log_probs = jnp.take_along_axis(level_log_probs, codes, axis=-1)
+  return children, codes, level_log_probs, valid
 
 
-def _generated_log_probs(model, params, generated: Array, prefix_kv,
-                         history_valid: Array, next_position: Array) -> Array:
-  """Next-token log-probs after each beam's generated tokens.
-
-  generated: [batch, beam, steps] tokens. All beams run in one sequence of
-  length beam * steps; each attends to the history and, causally, to its own
-  beam only. Returns [batch, beam, vocab].
-  """
-  batch, beam, steps = generated.shape
-  tokens = generated.reshape(batch, beam * steps)
-  step_index = jnp.tile(jnp.arange(steps), beam)
-  beam_index = jnp.repeat(jnp.arange(beam), steps)
-  positions = next_position[:, None] + step_index[None]
-  own_beam = ((beam_index[:, None] == beam_index[None, :]) &
-              (step_index[:, None] >= step_index[None, :]))
-  mask = jnp.concatenate([
-      jnp.broadcast_to(history_valid[:, None, :],
-                       (batch, beam * steps, history_valid.shape[1])),
-      jnp.broadcast_to(own_beam[None], (batch, beam * steps, beam * steps)),
-  ], axis=-1)
-  logits, _ = model.apply({"params": params}, tokens, positions, mask,
-                          prefix_kv=prefix_kv)
-  last = logits.reshape(batch, beam, steps, -1)[:, :, -1]
-  return jax.nn.log_softmax(last)
-
-
-def beam_search(model: decoder_lib.Decoder, params, trie: DeviceTrie,
+def beam_search(model: decoder_lib.Decoder, params, trie: trie_lib.DeviceTrie,
                 history_tokens: Array, seen_items: Array | None,
-                beam_size: int) -> tuple[Array, Array]:
-  """Top `beam_size` distinct valid items for each history.
+                beam_size: int, *, constrained: bool = True
+                ) -> tuple[Array, Array]:
+  """Top `beam_size` items for each history.
 
   Args:
     model, params: the decoder and its parameters.
     trie: the catalogue's trie on device.
     history_tokens: [batch, hist_len] left-padded history tokens (PAD = 0).
     seen_items: [batch, max_seen] items to exclude (-1 padding), or None to
-      allow every item.
+      allow every item. Ignored when not `constrained`.
     beam_size: number of beams, and of items returned.
+    constrained: search the trie (True) or every level's whole codebook.
 
   Returns:
-    items [batch, beam_size] int32 (best first; -1 where fewer items exist)
-    and their scores [batch, beam_size] float32 (summed log-probabilities).
+    items [batch, beam_size] int32, best first: -1 where fewer items exist or,
+    unconstrained, where the generated tuple is no item; and their scores
+    [batch, beam_size] float32 (summed log-probabilities).
   """
-  log_probs, prefix_kv, history_valid, next_position = prefill(
-      model, params, history_tokens)
+  first_log_probs, history = kv_cache.prefill(model, params, history_tokens)
   batch = history_tokens.shape[0]
-  num_levels = trie.num_levels
-  nodes = jnp.zeros((batch, beam_size), jnp.int32)
-  scores = jnp.full((batch, beam_size), -jnp.inf).at[:, 0].set(0.0)
-  generated = jnp.zeros((batch, beam_size, num_levels), jnp.int32)
+  seen_ranks = None
+  if constrained and seen_items is not None:
+    seen_ranks = masking.seen_leaf_ranks(trie, seen_items)
+  nodes = jnp.zeros((batch, 1), jnp.int32)  # one beam at the root
+  scores = jnp.zeros((batch, 1), jnp.float32)
+  paths = jnp.zeros((batch, 1, 0), jnp.int32)
+  own_kv, log_probs = None, first_log_probs[:, None]
 
-  for depth in range(num_levels):
-    if depth == 0:
-      step_log_probs = jnp.broadcast_to(log_probs[:, None],
-                                        (batch, beam_size, log_probs.shape[-1]))
-    else:
-      step_log_probs = _generated_log_probs(
-          model, params, generated[:, :, :depth], prefix_kv, history_valid,
-          next_position)
+  for depth in range(trie.num_levels):
     offset, size = trie.token_offsets[depth], trie.codebook_sizes[depth]
-    code_log_probs = step_log_probs[..., offset:offset + size]
-    children = trie.children[depth][jnp.maximum(nodes, 0)]  # [b, beam, size]
-    allowed = children >= 0
-    if seen_items is not None:
-      remaining = _remaining_items(trie, seen_items, depth + 1)
-      rows = jnp.arange(batch)[:, None, None]
-      allowed &= remaining[rows, jnp.maximum(children, 0)] > 0
-    candidates = scores[..., None] + jnp.where(allowed, code_log_probs, -jnp.inf)
-    scores, flat_index = jax.lax.top_k(candidates.reshape(batch, -1), beam_size)
-    parent, code = flat_index // size, flat_index % size
-    nodes = jnp.take_along_axis(children.reshape(batch, -1), flat_index, axis=1)
-    generated = jnp.take_along_axis(generated, parent[..., None], axis=1)
-    generated = generated.at[:, :, depth].set(offset + code)
+    if depth:
+      tokens = paths[:, :, -1] + trie.token_offsets[depth - 1]
+      log_probs, own_kv = kv_cache.extend(model, params, history, tokens,
+                                          own_kv)
+    children, codes, code_log_probs, valid = _level_candidates(
+        trie, depth, nodes, log_probs[..., offset:offset + size], seen_ranks,
+        constrained)
+    num_beams, width = children.shape[1:]
+    totals = jnp.where(valid, scores[..., None] + code_log_probs, -jnp.inf)
+    last = depth == trie.num_levels - 1
+    scores, index = _select(totals.reshape(batch, -1), beam_size,
+                            keep_lexicographic=not last)
+    index = jnp.minimum(index, num_beams * width - 1)  # padding: any index
+    parent = index // width
+    nodes = jnp.take_along_axis(children.reshape(batch, -1), index, axis=1)
+    chosen = jnp.take_along_axis(codes.reshape(batch, -1), index, axis=1)
+    paths = jnp.concatenate([
+        jnp.take_along_axis(paths, parent[..., None], axis=1),
+        chosen[..., None]], axis=-1)
+    if own_kv is not None:
+      own_kv = kv_cache.reorder(own_kv, parent)
 
-  items = jnp.where(jnp.isfinite(scores), nodes, -1)
+  leaves = nodes if constrained else trie_lib.find_leaves(trie, paths)
+  found = jnp.isfinite(scores) & (leaves >= 0)
+  items = jnp.where(found, trie.leaf_items[jnp.maximum(leaves, 0)], -1)
   return items, scores
-
-
-def pad_seen_items(seen_items: list[np.ndarray], width: int) -> np.ndarray:
-  """Ragged per-user item lists -> [num_users, width] int32, -1 padded."""
-  padded = np.full((len(seen_items), width), -1, dtype=np.int32)
-  for row, items in enumerate(seen_items):
-    if len(items) > width:
-      raise ValueError(f"user {row} has {len(items)} seen items > {width}")
-    padded[row, :len(items)] = items
-  return padded

@@ -1,0 +1,92 @@
+"""Tiny catalogues, tiny random decoders and brute-force scoring for tests."""
+
+import functools
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import strategies as st
+
+from jaxrec.models import decoder as decoder_lib
+
+# Large enough for up to 3 levels of up to 4 codes, plus PAD.
+MODEL_VOCAB = 13
+
+
+def token_offsets(codebook_sizes) -> tuple[int, ...]:
+  return tuple(1 + int(s) for s in np.cumsum((0,) + tuple(codebook_sizes))[:-1])
+
+
+def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
+               vocab_size: int = MODEL_VOCAB):
+  """A tiny decoder; `scale` > 1 makes its distributions far from uniform."""
+  model = decoder_lib.Decoder(vocab_size=vocab_size, max_len=32,
+                              num_layers=num_layers, num_heads=2, embed_dim=16,
+                              mlp_dim=32)
+  tokens = jnp.zeros((1, 4), jnp.int32)
+  params = jax.jit(model.init)(jax.random.key(seed), tokens, tokens,
+                               decoder_lib.causal_mask(tokens >= 0))["params"]
+  return model, jax.tree.map(lambda p: p * scale, params)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _log_probs(model, params, tokens):
+  """Next-token log-probs [batch, len, vocab] of left-padded sequences."""
+  valid = tokens > 0
+  logits, _ = model.apply({"params": params}, tokens,
+                          decoder_lib.positions_from_valid(valid),
+                          decoder_lib.causal_mask(valid))
+  return jax.nn.log_softmax(logits)
+
+
+def brute_force_scores(model, params, histories, item_codes, offsets
+                       ) -> np.ndarray:
+  """Log-probability of each item's tuple after each history, item by item.
+
+  histories: [num_users, hist_len] left-padded tokens (PAD = 0, at least one
+  real token each). Returns [num_users, num_items] float64: the full sequence
+  history + item is run for every (user, item), with no cache and no sharing.
+  """
+  histories = np.asarray(histories)
+  codes = np.asarray(item_codes)
+  num_users, hist_len = histories.shape
+  num_items, num_levels = codes.shape
+  tokens = np.concatenate([
+      np.repeat(histories, num_items, axis=0),
+      np.tile(codes + np.asarray(offsets), (num_users, 1))], axis=1)
+  log_probs = np.asarray(_log_probs(model, params, tokens), np.float64)
+  steps = np.arange(num_levels)
+  rows = np.arange(len(tokens))[:, None]
+  scores = log_probs[rows, hist_len - 1 + steps, tokens[:, hist_len + steps]]
+  return scores.sum(axis=1).reshape(num_users, num_items)
+
+
+def all_tuples(codebook_sizes) -> np.ndarray:
+  return np.array(list(itertools.product(*map(range, codebook_sizes))))
+
+
+@st.composite
+def catalogues(draw, max_levels: int = 3, max_code: int = 4,
+               max_items: int = 12):
+  """(item_codes [N, L], codebook_sizes): N distinct random tuples."""
+  sizes = tuple(draw(st.lists(st.integers(1, max_code), min_size=1,
+                              max_size=max_levels)))
+  total = math.prod(sizes)
+  rows = draw(st.lists(st.integers(0, total - 1), min_size=1,
+                       max_size=min(total, max_items), unique=True))
+  return np.stack(np.unravel_index(rows, sizes), axis=1), sizes
+
+
+def random_histories(rng: np.random.Generator, item_codes, offsets,
+                     num_users: int, max_items: int = 3) -> np.ndarray:
+  """[num_users, max_items * L] left-padded token histories (>= 1 item)."""
+  num_levels = item_codes.shape[1]
+  rows = np.zeros((num_users, max_items * num_levels), np.int32)
+  for user in range(num_users):
+    count = rng.integers(1, max_items + 1)
+    items = rng.integers(0, len(item_codes), count)
+    tokens = (item_codes[items] + np.asarray(offsets)).reshape(-1)
+    rows[user, -len(tokens):] = tokens
+  return rows

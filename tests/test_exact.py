@@ -1,0 +1,44 @@
+"""Exact scoring of every item against a brute-force loop."""
+
+import functools
+
+import jax
+import numpy as np
+
+from jaxrec.decoding import exact as exact_lib
+from jaxrec.decoding import trie as trie_lib
+from tests import decoding_cases
+
+
+def _four_level_catalogue():
+  rng = np.random.default_rng(0)
+  sizes = (3, 3, 3, 2)
+  tuples = decoding_cases.all_tuples(sizes)
+  return tuples[np.sort(rng.permutation(len(tuples))[:30])], sizes
+
+
+def test_exact_scores_equal_brute_force(chunk_size=4):
+  """Several chunks per depth, the last one padded; masking and ranking."""
+  item_codes, sizes = _four_level_catalogue()
+  offsets = decoding_cases.token_offsets(sizes)
+  model, params = decoding_cases.tiny_model(
+      seed=1, vocab_size=1 + sum(sizes))
+  trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
+                                    offsets)
+  histories = decoding_cases.random_histories(np.random.default_rng(1),
+                                              item_codes, offsets, 3)
+  seen = np.array([[0, 5, 7], [-1, -1, -1], [29, 29, -1]], np.int32)
+  items, scores = jax.jit(functools.partial(
+      exact_lib.exact_top_k, model, k=32, chunk_size=chunk_size))(
+          params, trie, histories, seen)
+  brute_force = decoding_cases.brute_force_scores(model, params, histories,
+                                                  item_codes, offsets)
+  for user in range(3):  # user 1 has seen nothing: every item is ranked
+    excluded = np.unique(seen[user][seen[user] >= 0])
+    masked = brute_force[user].copy()
+    masked[excluded] = -np.inf
+    order = np.argsort(-masked, kind="stable")[:30 - len(excluded)]
+    np.testing.assert_array_equal(items[user, :len(order)], order)
+    np.testing.assert_allclose(scores[user, :len(order)], masked[order],
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(items[user, len(order):], -1)
