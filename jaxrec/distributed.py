@@ -11,8 +11,21 @@ runs skip it.
 import os
 
 import jax
+from absl import flags
 from absl import logging
 from jax.experimental import multihost_utils
+
+# Flags of every entry point (jaxrec.main, jaxrec.evaluate).
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", "",
+    "host:port of process 0, for multi-process runs outside a TPU pod "
+    "(on a pod slice the TPU runtime provides it).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
+                                      "Processes of a multi-process run.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Join a multi-host run found by JAX's cluster "
+    "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
 
 
 def _tpu_pod_worker_count() -> int:
@@ -41,6 +54,12 @@ def initialize(coordinator_address: str = "", num_processes: int = 1,
   logging.info("process %d of %d, %d local of %d devices",
                jax.process_index(), jax.process_count(),
                jax.local_device_count(), jax.device_count())
+
+
+def initialize_from_flags() -> None:
+  """`initialize` with this process's command-line flags."""
+  initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+             _MULTIHOST.value)
 
 
 def is_primary() -> bool:

@@ -53,15 +53,6 @@ _MASK_HISTORY = flags.DEFINE_bool(
     "eval.mask_history).")
 _LAYOUT = flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
                             "Trie layout for decoding.")
-_COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", "", "host:port of process 0, for multi-process "
-    "runs outside a TPU pod (as for jaxrec.main).")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
-                                      "Processes of a multi-process run.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Join a multi-host run found by JAX's cluster "
-    "detection (Cloud TPU pod slices).")
 flags.mark_flag_as_required("workdir")
 
 BOOTSTRAP_SEED = 0
@@ -196,8 +187,7 @@ def summary(report: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value, _MULTIHOST.value)
+  distributed.initialize_from_flags()
   report = run(_WORKDIR.value, split=_SPLIT.value,
                checkpoint=_CHECKPOINT.value, mode=_MODE.value,
                export_path=_EXPORT_TOPK.value, beam_size=_BEAM_SIZE.value,

@@ -12,9 +12,7 @@ import json
 import logging as std_logging
 import os
 
-import jax
 import tensorflow_datasets as tfds
-import numpy as np
 from absl import app
 from absl import flags
 from absl import logging
@@ -28,23 +26,12 @@ from jaxrec.evaluation import evaluator as evaluator_lib
 from jaxrec.evaluation import metrics as metrics_lib
 from jaxrec.evaluation import popularity
 from jaxrec.semantic_ids import tokenizer
-from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import trainer
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Run recipe (an ml_collections file with get_config()).",
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of this run.")
-_COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", "",
-    "host:port of process 0, for multi-process runs outside a TPU pod "
-    "(on a pod slice the TPU runtime provides it).")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
-                                      "Processes of a multi-process run.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Join a multi-host run found by JAX's cluster "
-    "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -156,8 +143,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   _quiet_library_logs()
-  distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value, _MULTIHOST.value)
+  distributed.initialize_from_flags()
   run(_CONFIG.value, _WORKDIR.value)
 
 

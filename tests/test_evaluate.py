@@ -10,7 +10,6 @@ import pytest
 
 from jaxrec import evaluate
 from jaxrec.train import checkpoints as checkpoints_lib
-from tests import synthetic_movielens
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_ITEMS = 48  # the fixture's catalogue: a beam of 48 covers it
@@ -28,16 +27,8 @@ def _python(module, *args):
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-  manual_dir = synthetic_movielens.write_recbole_fixture(
-      str(tmp_path_factory.mktemp("ml100k_files")))
-  workdir = str(tmp_path_factory.mktemp("run"))
-  result = _python("jaxrec.main", "--config=configs/tiny.py",
-                   f"--workdir={workdir}",
-                   f"--config.data.manual_dir={manual_dir}",
-                   "--config.data.verify_checksums=False")
-  assert result.returncode == 0, result.stderr[-5000:]
-  return workdir
+def finished_run(finished_tiny_run):
+  return finished_tiny_run[0]
 
 
 def _read_topk(path):

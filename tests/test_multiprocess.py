@@ -4,17 +4,15 @@ The 2-process run of the whole job must give the same report as a single
 process with 8 devices: same global batches, same sharded evaluation.
 """
 
-import json
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
-from tests import synthetic_movielens
+from tests import tiny_runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = tiny_runs.REPO
 OVERRIDES = ("--config.train.num_steps=30",
              "--config.train.checkpoint_every_steps=10",
              "--config.train.eval_every_steps=10",
@@ -22,9 +20,7 @@ OVERRIDES = ("--config.train.num_steps=30",
 
 
 def _command(workdir, manual_dir, *extra):
-  return [sys.executable, "-m", "jaxrec.main", "--config=configs/tiny.py",
-          f"--workdir={workdir}", f"--config.data.manual_dir={manual_dir}",
-          "--config.data.verify_checksums=False", *OVERRIDES, *extra]
+  return tiny_runs.tiny_main_command(workdir, manual_dir, *OVERRIDES, *extra)
 
 
 def _env(devices_per_process):
@@ -40,15 +36,9 @@ def _free_port():
     return sock.getsockname()[1]
 
 
-def _report(workdir):
-  with open(os.path.join(workdir, "metrics.json")) as f:
-    return json.load(f)
-
-
 @pytest.fixture(scope="module")
-def manual_dir(tmp_path_factory):
-  return synthetic_movielens.write_recbole_fixture(
-      str(tmp_path_factory.mktemp("ml100k_files")))
+def manual_dir(fixture_files):
+  return fixture_files
 
 
 def test_two_processes_match_one_process_with_eight_devices(tmp_path,
@@ -73,4 +63,4 @@ def test_two_processes_match_one_process_with_eight_devices(tmp_path,
     assert process.returncode == 0, stderr[-5000:]
   assert "process 1 of 2, 4 local of 8 devices" in outputs[1][1]
 
-  assert _report(multi_dir) == _report(single_dir)
+  assert tiny_runs.read_report(multi_dir) == tiny_runs.read_report(single_dir)

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import grain
@@ -21,9 +20,9 @@ from jaxrec import recipes
 from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import trainer
-from tests import synthetic_movielens
+from tests import tiny_runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = tiny_runs.REPO
 NUM_STEPS = 240
 OVERRIDES = (f"--config.train.num_steps={NUM_STEPS}",
              "--config.train.checkpoint_every_steps=20",
@@ -33,9 +32,7 @@ OVERRIDES = (f"--config.train.num_steps={NUM_STEPS}",
 
 
 def _command(workdir, manual_dir, *extra):
-  return [sys.executable, "-m", "jaxrec.main", "--config=configs/tiny.py",
-          f"--workdir={workdir}", f"--config.data.manual_dir={manual_dir}",
-          "--config.data.verify_checksums=False", *OVERRIDES, *extra]
+  return tiny_runs.tiny_main_command(workdir, manual_dir, *OVERRIDES, *extra)
 
 
 def _run(workdir, manual_dir, *extra):
@@ -69,15 +66,9 @@ def _metrics_lines(workdir):
   return records
 
 
-def _report(workdir):
-  with open(os.path.join(workdir, "metrics.json")) as f:
-    return json.load(f)
-
-
 @pytest.fixture(scope="module")
-def manual_dir(tmp_path_factory):
-  return synthetic_movielens.write_recbole_fixture(
-      str(tmp_path_factory.mktemp("ml100k_files")))
+def manual_dir(fixture_files):
+  return fixture_files
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +84,7 @@ def _assert_same_run(workdir, reference):
   reference_step, reference_params = _final_params(reference)
   assert step == reference_step == NUM_STEPS
   jax.tree.map(np.testing.assert_array_equal, params, reference_params)
-  assert _report(workdir) == _report(reference)
+  assert tiny_runs.read_report(workdir) == tiny_runs.read_report(reference)
   assert _metrics_lines(workdir) == _metrics_lines(reference)
 
 
