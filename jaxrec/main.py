@@ -56,12 +56,6 @@ def _stage(name: str) -> None:
   logging.info("==== stage: %s ====", name)
 
 
-def eval_set(split, for_split: str, max_history: int) -> evaluator_lib.EvalSet:
-  histories, targets, seen = split_lib.eval_examples(split, for_split,
-                                                     max_history)
-  return evaluator_lib.EvalSet(histories, targets, seen)
-
-
 def popularity_metrics(split, for_split: str, num_items: int,
                        mask_history: bool) -> dict[str, float]:
   """The most-popular baseline on `for_split`, counting what came before it."""
@@ -69,7 +63,7 @@ def popularity_metrics(split, for_split: str, num_items: int,
   if for_split == "test":
     sequences.append(split.valid_target)
   counts = popularity.item_counts(sequences, num_items)
-  examples = eval_set(split, for_split, max_history=1)
+  examples = evaluator_lib.EvalSet.from_split(split, for_split, max_history=1)
   ranked = popularity.most_popular(counts, examples.seen_items,
                                    max(metrics_lib.DEFAULT_CUTOFFS),
                                    exclude_seen=mask_history)
@@ -108,7 +102,7 @@ def run(config, workdir: str) -> dict:
   _stage("train")
   max_history = config.data.max_history
   windows = split_lib.training_windows(split.train, max_history + 1)
-  valid_set = eval_set(split, "valid", max_history)
+  valid_set = evaluator_lib.EvalSet.from_split(split, "valid", max_history)
   experiment, checkpointer = trainer.train_and_evaluate(
       config, workdir, windows, valid_set, vocab)
 
@@ -116,7 +110,7 @@ def run(config, workdir: str) -> dict:
   split_name = config.eval.split
   best_step = checkpointer.best_step()
   state = checkpointer.restore(best_step, experiment.abstract_state)
-  test_set = eval_set(split, split_name, max_history)
+  test_set = evaluator_lib.EvalSet.from_split(split, split_name, max_history)
   model_metrics = evaluator_lib.evaluate(experiment.ranker, state.params,
                                          test_set)
   report = {
