@@ -64,6 +64,34 @@ def add_collision_level(codes: np.ndarray) -> tuple[np.ndarray, int]:
   return new_codes, extra_size
 
 
+def prefix_bucket_sizes(codes: np.ndarray) -> list[np.ndarray]:
+  """Sizes of the groups of items sharing each prefix, at every depth.
+
+  Args:
+    codes: [N, L] integer codes.
+
+  Returns:
+    L int64 arrays; entry l holds, for each distinct prefix codes[:, :l+1]
+    (in lexicographic order), the number of items that share it. Each array
+    sums to N.
+  """
+  codes = _check_codes(codes)
+  n, num_levels = codes.shape
+  ordered = codes[_sort_rows(codes)[0]]
+  starts_bucket = np.zeros(n, bool)  # Prefixes of a sorted table stay grouped.
+  starts_bucket[:1] = True
+  sizes = []
+  for level in range(num_levels):
+    starts_bucket[1:] |= ordered[1:, level] != ordered[:-1, level]
+    sizes.append(np.diff(np.append(np.flatnonzero(starts_bucket), n)))
+  return sizes
+
+
+def _collision_rate(bucket_sizes: np.ndarray, n: int) -> float:
+  """Fraction of the n items that share their bucket with another item."""
+  return float(bucket_sizes[bucket_sizes > 1].sum()) / max(n, 1)
+
+
 def quantization_stats(codes: np.ndarray,
                        codebook_sizes: Sequence[int]) -> dict[str, object]:
   """Summarises how well a set of code tuples uses its codebooks.
@@ -73,11 +101,16 @@ def quantization_stats(codes: np.ndarray,
     codebook_sizes: [L] codebook sizes.
 
   Returns:
-    A JSON-serialisable dict: `utilisation` and `perplexity` (lists over
-    levels: fraction of the level's codes used, and exp of the entropy of its
-    code distribution), `num_unique_tuples`, `collision_rate` (fraction of
-    items whose full L-tuple is shared with another item), `max_bucket_size`
-    (most items sharing one tuple), `num_items` and `codebook_sizes`.
+    A JSON-serialisable dict with `num_items`, `codebook_sizes` and
+    - per level (lists of L values): `utilisation` (fraction of the level's
+      codes used), `perplexity` (exp of the entropy of its code distribution,
+      between 1 and the number of codes used);
+    - per depth (lists of L values; entry l is about the prefixes
+      codes[:, :l+1]): `num_unique_prefixes`, `collision_rate_per_level`
+      (fraction of items whose prefix is shared with another item) and
+      `max_bucket_size_per_level` (most items sharing one prefix);
+    - for the full L-tuple (the last entries of the per-depth lists):
+      `num_unique_tuples`, `collision_rate` and `max_bucket_size`.
   """
   codes = _check_codes(codes)
   sizes = [int(k) for k in codebook_sizes]
@@ -93,14 +126,18 @@ def quantization_stats(codes: np.ndarray,
     p = counts[counts > 0] / max(n, 1)
     utilisation.append(float(np.count_nonzero(counts)) / size)
     perplexity.append(float(np.exp(-np.sum(p * np.log(p)))))
-  _, is_new = _sort_rows(codes)
-  buckets = np.diff(np.append(np.flatnonzero(is_new), n))
+  buckets = prefix_bucket_sizes(codes)
+  rates = [_collision_rate(b, n) for b in buckets]
+  largest = [int(b.max(initial=0)) for b in buckets]
   return {
       "num_items": n,
       "codebook_sizes": sizes,
       "utilisation": utilisation,
       "perplexity": perplexity,
-      "num_unique_tuples": int(buckets.size),
-      "collision_rate": float(buckets[buckets > 1].sum()) / max(n, 1),
-      "max_bucket_size": int(buckets.max(initial=0)),
+      "num_unique_prefixes": [int(b.size) for b in buckets],
+      "collision_rate_per_level": rates,
+      "max_bucket_size_per_level": largest,
+      "num_unique_tuples": int(buckets[-1].size),
+      "collision_rate": rates[-1],
+      "max_bucket_size": largest[-1],
   }

@@ -1,0 +1,74 @@
+r"""Exports a work directory's semantic-ID vocabulary to another format.
+
+  python -m jaxrec.export_vocab --workdir=DIR \
+      --format=json|tsv|npz|sentencepiece --out=PATH
+
+Reads DIR/vocab/vocab.json (written by jaxrec.tokenize or jaxrec.main) and
+writes PATH in the chosen format (see jaxrec/semantic_ids/export.py). For
+sentencepiece, PATH is a prefix: PATH.model, PATH.vocab and PATH.items.json
+are written. Every format loads back to the same vocabulary with
+`export.load_export(format, PATH)`.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from etils import epath
+
+from jaxrec.semantic_ids import export as export_lib
+from jaxrec.semantic_ids import vocab as vocab_lib
+
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Work directory holding vocab/vocab.json.")
+_FORMAT = flags.DEFINE_enum("format", None, list(export_lib.FORMATS),
+                            "Export format.")
+_OUT = flags.DEFINE_string(
+    "out", None, "Output file (for sentencepiece: the prefix of the files).")
+flags.mark_flags_as_required(["workdir", "format", "out"])
+
+
+def vocab_path(workdir: str) -> epath.Path:
+  """DIR/vocab/vocab.json."""
+  return epath.Path(workdir) / "vocab" / vocab_lib.VOCAB_FILENAME
+
+
+def run(workdir: str, fmt: str, out: str) -> list[epath.Path]:
+  """Exports DIR/vocab/vocab.json as `fmt` to `out`; returns the files written.
+
+  Raises:
+    FileNotFoundError: DIR has no vocabulary yet.
+    VocabFormatError: The vocabulary file is invalid.
+    ValueError: The vocabulary cannot be written in this format (e.g. item
+      ids with tabs for tsv, more than 26 levels for sentencepiece).
+  """
+  path = vocab_path(workdir)
+  if not path.exists():
+    raise FileNotFoundError(
+        f"{path} does not exist: run jaxrec.tokenize or jaxrec.main first")
+  vocab = vocab_lib.SemanticIdVocab.load(path)
+  written = export_lib.export(vocab, fmt, out)
+  logging.info("Exported %d items x %d levels (codebooks %s) from %s as %s: %s",
+               vocab.num_items, vocab.num_levels, list(vocab.codebook_sizes),
+               path, fmt, ", ".join(map(str, written)))
+  return written
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    written = run(_WORKDIR.value, _FORMAT.value, _OUT.value)
+  except (FileNotFoundError, ValueError) as e:  # VocabFormatError included.
+    sys.exit(f"export_vocab: error: {e}")
+  for path in written:
+    print(path, flush=True)
+
+
+def entry_point():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  entry_point()
