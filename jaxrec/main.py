@@ -97,7 +97,8 @@ def run(config, workdir: str) -> dict:
 
   _stage("semantic ids")
   vocab = _primary_first("vocab", lambda: tokenizer.build_or_load_vocab(
-      config.tokenizer, data, workdir))
+      config.tokenizer, data, workdir, dataset_name=config.data.name,
+      train_sequences=split.train))
 
   _stage("train")
   max_history = config.data.max_history

@@ -27,8 +27,9 @@ def load_recipe(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
   return module.get_config() if arg is None else module.get_config(arg)
 
 
-def tokenizer_recipe(name: str) -> ml_collections.ConfigDict:
-  """The semantic-ID tokenizer recipe `tokenizers/<name>.py`."""
-  config = load_recipe(os.path.join(_TOKENIZERS_DIR, f"{name}.py"))
+def tokenizer_recipe(name: str, arg: str | None = None
+                     ) -> ml_collections.ConfigDict:
+  """The semantic-ID tokenizer recipe `tokenizers/<name>.py[:arg]`."""
+  config = load_recipe(os.path.join(_TOKENIZERS_DIR, f"{name}.py"), arg)
   config.recipe = name
   return config

@@ -28,6 +28,15 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
+def config_differences(previous: dict, current: dict) -> list[str]:
+  """'key: old vs new' for every flattened key whose value differs."""
+  old, new = _flatten(previous), _flatten(current)
+  return [f"{key}: {old.get(key, '<absent>')!r} before, "
+          f"{new.get(key, '<absent>')!r} now"
+          for key in sorted(set(old) | set(new))
+          if old.get(key, "<absent>") != new.get(key, "<absent>")]
+
+
 def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
                           ) -> None:
   """Writes DIR/config.json, or checks that a resumed run uses the same config.
@@ -40,17 +49,12 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
   path.parent.mkdir(parents=True, exist_ok=True)
   resolved = config_to_dict(config)
   if path.exists():
-    previous = json.loads(path.read_text())
-    old, new = _flatten(previous), _flatten(resolved)
-    differences = [f"  {key}: {old.get(key, '<absent>')!r} in {path}, "
-                   f"{new.get(key, '<absent>')!r} now"
-                   for key in sorted(set(old) | set(new))
-                   if old.get(key, "<absent>") != new.get(key, "<absent>")]
+    differences = config_differences(json.loads(path.read_text()), resolved)
     if differences:
       raise ValueError(
           f"{workdir} was started with a different config; resume with the "
-          "same config or use a new --workdir. Differences:\n"
-          + "\n".join(differences))
+          "same config or use a new --workdir. Differences:\n  "
+          + "\n  ".join(differences))
     return
   write_json_atomically(path, resolved, sort_keys=True)
 

@@ -4,6 +4,7 @@ The vocabulary itself is tested in test_semantic_id_vocab.py.
 """
 
 import importlib.util
+import json
 import pathlib
 
 import jax
@@ -171,6 +172,41 @@ def test_quantization_stats_on_hand_made_codes():
   assert stats["max_bucket_size"] == 2
 
 
+def test_quantization_stats_per_depth_on_hand_made_codes():
+  # Sorted: (0,0,1) x2, (0,0,2), (0,1,0), (1,0,0).
+  codes = np.array([[0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 2]])
+  stats = collisions.quantization_stats(codes, (2, 3, 4))
+  json.dumps(stats)  # Serialisable.
+  assert stats["utilisation"] == [1.0, 2 / 3, 0.75]
+  p = [np.array([0.8, 0.2]), np.array([0.8, 0.2]), np.array([0.4, 0.4, 0.2])]
+  np.testing.assert_allclose(stats["perplexity"],
+                             [np.exp(-np.sum(q * np.log(q))) for q in p])
+  assert stats["num_unique_prefixes"] == [2, 3, 4]
+  assert stats["collision_rate_per_level"] == [0.8, 0.6, 0.4]
+  assert stats["max_bucket_size_per_level"] == [4, 3, 2]
+  assert stats["num_unique_tuples"] == 4
+  assert stats["collision_rate"] == 0.4
+  assert stats["max_bucket_size"] == 2
+  buckets = collisions.prefix_bucket_sizes(codes)
+  assert [b.tolist() for b in buckets] == [[4, 1], [3, 1, 1], [2, 1, 1, 1]]
+
+
+def test_quantization_stats_after_the_collision_level():
+  codes = np.array([[1, 2], [0, 0], [1, 2], [3, 3], [1, 2], [0, 0]])
+  new, extra = collisions.add_collision_level(codes)
+  stats = collisions.quantization_stats(new, (4, 4, extra))
+  assert stats["collision_rate_per_level"] == [5 / 6, 5 / 6, 0.0]
+  assert stats["max_bucket_size_per_level"] == [3, 3, 1]
+  assert stats["collision_rate"] == 0.0 and stats["max_bucket_size"] == 1
+
+
+def test_quantization_stats_of_no_items():
+  stats = collisions.quantization_stats(np.zeros((0, 2), np.int32), (2, 2))
+  assert stats["num_unique_prefixes"] == [0, 0]
+  assert stats["collision_rate_per_level"] == [0.0, 0.0]
+  assert stats["max_bucket_size_per_level"] == [0, 0]
+
+
 def test_quantization_stats_rejects_out_of_range_codes():
   with pytest.raises(ValueError, match="out of range"):
     collisions.quantization_stats(np.array([[0, 2]]), (1, 2))
@@ -252,25 +288,6 @@ def _recipe():
   return module.get_config()
 
 
-def test_build_vocab_end_to_end():
-  config = _recipe()
-  assert config.quantizer == "rqkmeans" and config.encoder.kind == "lexical"
-  config.codebook_sizes = (4, 4)
-  config.encoder.dim = 8
-  config.num_iters = 5
-  titles, genres, years = _catalogue()
-  titles[5], genres[5], years[5] = titles[4], genres[4], years[4]
-  ids = [f"item{i}" for i in range(30)]
-  vocab, emb, stats = tokenizer.build_vocab(
-      config, titles, genres, years, ids, "fp")
-  assert emb.shape == (30, 8)
-  assert vocab.num_levels == 3 and vocab.item_ids == tuple(ids)
-  assert vocab.codebook_sizes == (4, 4, stats["collision_level_size"])
-  assert stats["collision_level_size"] >= 2  # Items 4 and 5 are identical.
-  np.testing.assert_array_equal(vocab.decode(vocab.encode(np.arange(30))),
-                                np.arange(30))
-
-
 class _Items:
   """A minimal `tokenizer.ItemTable`."""
 
@@ -278,6 +295,25 @@ class _Items:
     self.titles, self.genres, self.years = _catalogue()
     self.item_ids = [f"item{i}" for i in range(30)]
     self.fingerprint = fingerprint
+
+
+def test_build_vocab_end_to_end():
+  config = _recipe()
+  assert config.quantizer == "rqkmeans" and config.encoder.kind == "lexical"
+  config.codebook_sizes = (4, 4)
+  config.encoder.dim = 8
+  config.num_iters = 5
+  items = _Items()
+  items.titles[5], items.genres[5] = items.titles[4], items.genres[4]
+  items.years[5] = items.years[4]
+  ids = items.item_ids
+  vocab, emb, stats = tokenizer.build_vocab(config, items)
+  assert emb.shape == (30, 8)
+  assert vocab.num_levels == 3 and vocab.item_ids == tuple(ids)
+  assert vocab.codebook_sizes == (4, 4, stats["collision_level_size"])
+  assert stats["collision_level_size"] >= 2  # Items 4 and 5 are identical.
+  np.testing.assert_array_equal(vocab.decode(vocab.encode(np.arange(30))),
+                                np.arange(30))
 
 
 def test_build_or_load_vocab_writes_then_reuses(tmp_path):
@@ -290,15 +326,18 @@ def test_build_or_load_vocab_writes_then_reuses(tmp_path):
                "embeddings/embeddings.npy", "embeddings/item_ids.json"):
     assert (tmp_path / name).exists(), name
   assert np.load(tmp_path / "embeddings/embeddings.npy").shape == (30, 8)
-  config.codebook_sizes = (2, 2)  # Not rebuilt: the stage is done.
+  for name in ("vocab/tokenizer.json", "vocab/codebooks.png"):
+    assert (tmp_path / name).exists(), name
   assert tokenizer.build_or_load_vocab(config, _Items(), str(tmp_path)) == vocab
   with pytest.raises(ValueError, match="'fp'.*'other'"):
     tokenizer.build_or_load_vocab(config, _Items("other"), str(tmp_path))
+  config.codebook_sizes = (2, 2)  # Never silently reused nor overwritten.
+  with pytest.raises(ValueError, match=r"codebook_sizes: \[4, 4\] before"):
+    tokenizer.build_or_load_vocab(config, _Items(), str(tmp_path))
 
 
 def test_build_vocab_rejects_unknown_quantizer():
   config = _recipe()
-  config.quantizer = "rqvae"
-  with pytest.raises(ValueError, match="rqvae"):
-    tokenizer.build_vocab(config, *_catalogue(), [str(i) for i in range(30)],
-                          "fp")
+  config.quantizer = "vqgan"
+  with pytest.raises(ValueError, match="vqgan"):
+    tokenizer.build_vocab(config, _Items())

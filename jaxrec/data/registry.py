@@ -74,3 +74,19 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
       register_checksums=data_config.register_checksums,
       min_user_interactions=data_config.min_user_interactions,
       min_item_interactions=data_config.min_item_interactions)
+
+
+def data_config(name: str, data_dir: str = "", manual_dir: str = "",
+                min_user_interactions: int = 0, min_item_interactions: int = 0
+                ) -> ml_collections.ConfigDict:
+  """A `config.data` block for `name` with the run recipes' defaults."""
+  resolve(name)  # Fails early on an unknown name.
+  return ml_collections.ConfigDict({
+      "name": name,
+      "data_dir": data_dir,
+      "manual_dir": manual_dir,
+      "verify_checksums": True,
+      "register_checksums": False,
+      "min_user_interactions": min_user_interactions,
+      "min_item_interactions": min_item_interactions,
+  })
