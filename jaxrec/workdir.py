@@ -59,10 +59,18 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
   write_json_atomically(path, resolved, sort_keys=True)
 
 
+def write_bytes_atomically(path: epath.PathLike, data: bytes) -> epath.Path:
+  """Writes a file whole or not at all (temporary file, then rename)."""
+  path = epath.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp_path = path.parent / (path.name + ".tmp")
+  tmp_path.write_bytes(data)
+  tmp_path.replace(path)
+  return path
+
+
 def write_json_atomically(path: epath.PathLike, data,
                           sort_keys: bool = False) -> None:
   """Writes a JSON file whole or not at all (temporary file, then rename)."""
-  path = epath.Path(path)
-  tmp_path = path.parent / (path.name + ".tmp")
-  tmp_path.write_text(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
-  tmp_path.replace(path)
+  text = json.dumps(data, indent=2, sort_keys=sort_keys) + "\n"
+  write_bytes_atomically(path, text.encode("utf-8"))

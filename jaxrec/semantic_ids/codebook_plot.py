@@ -22,6 +22,7 @@ from matplotlib import figure
 from matplotlib import ticker
 import numpy as np
 
+from jaxrec import workdir as workdir_lib
 from jaxrec.semantic_ids import collisions
 
 PLOT_FILENAME = "codebooks.png"
@@ -141,9 +142,4 @@ def write_codebook_plot(item_codes: np.ndarray,
       replaced atomically.
   """
   png = render_codebook_plot(item_codes, codebook_sizes, stats)
-  path = epath.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.parent / (path.name + ".tmp")
-  tmp.write_bytes(png)
-  tmp.replace(path)
-  return path
+  return workdir_lib.write_bytes_atomically(path, png)

@@ -43,6 +43,7 @@ from etils import epath
 import numpy as np
 import sentencepiece as spm
 
+from jaxrec import workdir as workdir_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
 
 SemanticIdVocab = vocab_lib.SemanticIdVocab
@@ -72,12 +73,7 @@ _SP_SPECIAL_PIECES = 3  # <unk>, <s>, </s>.
 
 
 def _write_atomically(path: PathLike, data: bytes) -> epath.Path:
-  path = epath.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.parent / (path.name + ".tmp")
-  tmp.write_bytes(data)
-  tmp.replace(path)
-  return path
+  return workdir_lib.write_bytes_atomically(path, data)
 
 
 def _is_int(value: Any) -> bool:

@@ -378,7 +378,23 @@ def fit_rqvae(
     log_every: int = 0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> tuple[Params, dict[str, Any]]:
-  """Trains an RQ-VAE; see `train_rqvae` for the arguments.
+  """Trains an RQ-VAE.
+
+  Args:
+    embeddings: [N, D] float item embeddings (finite).
+    codebook_sizes: [L] codes per level, each in [1, N].
+    hidden_dims: Encoder widths; the decoder mirrors them back to D.
+    latent_dim: Width of the quantized latent.
+    commitment_weight: beta, the weight of ||r - sg(e)||^2.
+    learning_rate: Adam learning rate.
+    num_epochs: Epochs (fixed, no early stop: reproducible).
+    batch_size: Items per step (capped at N); the last batch of an epoch is
+      padded and the padding masked out.
+    restart_every: Every this many epochs, codes unused during the epoch are
+      restarted (`restart_dead_codes`); 0 disables restarts.
+    seed: Seeds initialisation, k-means, batch order and restarts.
+    log_every: Log the losses every this many epochs (0: never).
+    chunk_size: Rows per block when encoding the whole catalogue.
 
   Returns:
     (params, info), info as in `train_rqvae` minus the code statistics.
@@ -434,35 +450,14 @@ def fit_rqvae(
 def train_rqvae(
     embeddings: np.ndarray,
     codebook_sizes: Sequence[int],
-    *,
-    hidden_dims: Sequence[int] = (512, 256, 128),
-    latent_dim: int = 32,
-    commitment_weight: float = 0.25,
-    learning_rate: float = 1e-3,
-    num_epochs: int = 200,
-    batch_size: int = 256,
-    restart_every: int = 10,
-    seed: int = 0,
-    log_every: int = 0,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    **options: Any,
 ) -> tuple[np.ndarray, dict[str, Any]]:
   """Quantizes item embeddings with a trained RQ-VAE (TIGER).
 
   Args:
     embeddings: [N, D] float item embeddings (finite).
     codebook_sizes: [L] codes per level, each in [1, N].
-    hidden_dims: Encoder widths; the decoder mirrors them back to D.
-    latent_dim: Width of the quantized latent.
-    commitment_weight: beta, the weight of ||r - sg(e)||^2.
-    learning_rate: Adam learning rate.
-    num_epochs: Epochs (fixed, no early stop: reproducible).
-    batch_size: Items per step (capped at N); the last batch of an epoch is
-      padded and the padding masked out.
-    restart_every: Every this many epochs, codes unused during the epoch are
-      restarted (`restart_dead_codes`); 0 disables restarts.
-    seed: Seeds initialisation, k-means, batch order and restarts.
-    log_every: Log the losses every this many epochs (0: never).
-    chunk_size: Rows per block when encoding the whole catalogue.
+    **options: Keyword arguments of `fit_rqvae`.
 
   Returns:
     (codes [N, L] int32, info): codes are the nearest code per level under
@@ -475,14 +470,11 @@ def train_rqvae(
     `history`: per-epoch `loss`, `reconstruction_loss`, `epoch_seconds` and
     `num_dead_codes`.
   """
-  params, info = fit_rqvae(
-      embeddings, codebook_sizes, hidden_dims=hidden_dims,
-      latent_dim=latent_dim, commitment_weight=commitment_weight,
-      learning_rate=learning_rate, num_epochs=num_epochs,
-      batch_size=batch_size, restart_every=restart_every, seed=seed,
-      log_every=log_every, chunk_size=chunk_size)
+  params, info = fit_rqvae(embeddings, codebook_sizes, **options)
+  chunk_size = options.get("chunk_size", DEFAULT_CHUNK_SIZE)
   codes = quantize(params, embeddings, chunk_size=chunk_size)
-  loss, recon = _final_losses(params, embeddings, commitment_weight,
+  loss, recon = _final_losses(params, embeddings,
+                              options.get("commitment_weight", 0.25),
                               chunk_size)
   stats = collisions.quantization_stats(codes, codebook_sizes)
   info.update(loss=loss, reconstruction_loss=recon,
