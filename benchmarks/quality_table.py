@@ -41,14 +41,22 @@ _DATA_DIR = flags.DEFINE_string(
     "data_dir", "", "Shared tfds data dir (default: ROOT/data, prepared once).")
 _OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown output.")
 _EXTRA = flags.DEFINE_list("extra", [], "More --config.* overrides for all.")
+_FINISHED_ONLY = flags.DEFINE_bool(
+    "finished_only", False,
+    "Tabulate the jobs already finished under ROOT; start none.")
 
 
-def run_job(model: str, seed: int, data_dir: str) -> dict:
-  """Runs (or reuses) one job; returns its report plus `train_minutes`."""
+def run_job(model: str, seed: int, data_dir: str) -> dict | None:
+  """Runs (or reuses) one job; returns its report plus `job_minutes`.
+
+  None if the job has not finished and --finished_only is set.
+  """
   workdir = os.path.join(_ROOT.value, model, f"seed{seed}")
   report_path = os.path.join(workdir, "metrics.json")
   timing_path = os.path.join(workdir, "quality_table_time.json")
   if not os.path.exists(report_path):
+    if _FINISHED_ONLY.value:
+      return None
     command = [sys.executable, "-m", "jaxrec.main",
                f"--config={MODELS[model][1]}", f"--workdir={workdir}",
                f"--config.seed={seed}", f"--config.data.data_dir={data_dir}",
@@ -80,8 +88,7 @@ def _cell(values) -> str:
 
 
 def table(rows: dict[str, list[dict]]) -> str:
-  header = ["model", "seeds", *(m.replace("@", "@") for m in METRICS),
-            "job time (min)"]
+  header = ["model", "seeds", *METRICS, "job time (min)"]
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
   for name, reports in rows.items():
@@ -106,9 +113,14 @@ def main(argv):
   rows, popularity = {}, []
   for model in _MODELS.value:
     reports = [run_job(model, int(seed), data_dir) for seed in _SEEDS.value]
+    reports = [report for report in reports if report is not None]
+    if not reports:
+      continue
     rows[MODELS[model][0]] = reports
-    popularity.append({**reports[0]["popularity"], "job_minutes": 0.0})
-  rows["Most popular"] = popularity[:1]
+    popularity.append({**reports[0]["popularity"],
+                       "job_minutes": float("nan")})
+  if popularity:
+    rows["Most popular"] = popularity[:1]
   markdown = table(rows)
   sasrec = rows.get(MODELS["sasrec"][0])
   notes = []
