@@ -55,8 +55,7 @@ def quantize(config: ml_collections.ConfigDict, embeddings: np.ndarray
   if config.quantizer == "rqvae":
     codes, info = rqvae.train_rqvae(embeddings, sizes, seed=config.seed,
                                     **config.rqvae.to_dict())
-    return codes, {"rqvae": {k: v for k, v in info.items()
-                             if k != "loss_history"}}
+    return codes, {"rqvae": info}  # With its per-epoch `history`.
   if config.quantizer == "random":
     return random_ids.random_codes(embeddings.shape[0], sizes,
                                    config.seed), {}
@@ -108,7 +107,8 @@ def build_vocab(
                                       encode_seconds, 3))
   vocab = vocab_lib.SemanticIdVocab.from_codes(
       item_ids, codes, sizes + (extra_size,), items.fingerprint)
-  logging.info("Semantic IDs: %s", json.dumps(stats))
+  logging.info("Semantic IDs: %s", json.dumps(
+      {k: v for k, v in stats.items() if k != "rqvae"}))
   return vocab, (embeddings if embeddings.shape[1] else None), stats
 
 
