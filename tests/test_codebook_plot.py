@@ -1,7 +1,6 @@
 """Tests of the codebook picture (codebooks.png)."""
 
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -31,14 +30,8 @@ def _movielens_like_codes(num_items=1682, seed=0):
 def test_writes_a_png(tmp_path):
   codes, sizes = _movielens_like_codes()
   stats = collisions.quantization_stats(codes, sizes)
-  # The first drawing in a process loads fonts (and, once per machine, builds
-  # matplotlib's font cache): warm up so that the timing is the picture's.
-  codebook_plot.render_codebook_plot(codes[:10, :1], sizes[:1])
-  start = time.perf_counter()
   path = codebook_plot.write_codebook_plot(
       codes, sizes, stats, tmp_path / "vocab" / codebook_plot.PLOT_FILENAME)
-  seconds = time.perf_counter() - start
-  assert seconds < 3.0
   data = path.read_bytes()
   assert path.name == "codebooks.png"
   assert data.startswith(_PNG_SIGNATURE)
