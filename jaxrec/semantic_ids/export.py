@@ -72,10 +72,6 @@ _SP_SPECIAL_PIECES = 3  # <unk>, <s>, </s>.
 # ------------------------------------------------------------------ helpers --
 
 
-def _write_atomically(path: PathLike, data: bytes) -> epath.Path:
-  return workdir_lib.write_bytes_atomically(path, data)
-
-
 def _is_int(value: Any) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
@@ -125,7 +121,8 @@ def save_tsv(vocab: SemanticIdVocab, path: PathLike) -> epath.Path:
            "\t".join(_tsv_columns(vocab.num_levels))]
   for item_id, codes in zip(vocab.item_ids, vocab.item_codes.tolist()):
     lines.append("\t".join([item_id] + [str(c) for c in codes]))
-  return _write_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
+  text = "\n".join(lines) + "\n"
+  return workdir_lib.write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def _tsv_error(where: str, line: int, field: str,
@@ -257,7 +254,7 @@ def save_npz(vocab: SemanticIdVocab, path: PathLike) -> epath.Path:
       codebook_sizes=np.array(vocab.codebook_sizes, np.int64),
       fingerprint=np.array(vocab.dataset_fingerprint, dtype=str),
       format_version=np.array(NPZ_FORMAT_VERSION, np.int64))
-  return _write_atomically(path, buffer.getvalue())
+  return workdir_lib.write_bytes_atomically(path, buffer.getvalue())
 
 
 def _npz_field(archive: Any, key: str, kind: str, ndim: int,
@@ -409,7 +406,7 @@ def save_sentencepiece(vocab: SemanticIdVocab,
         add_dummy_prefix=False, normalization_rule_name="identity",
         num_threads=1, minloglevel=2)
     written = [
-        _write_atomically(prefix + suffix,
+        workdir_lib.write_bytes_atomically(prefix + suffix,
                           epath.Path(tmp, "m" + suffix).read_bytes())
         for suffix in (".model", ".vocab")]
   sidecar = epath.Path(prefix + SIDECAR_SUFFIX)
