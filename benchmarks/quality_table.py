@@ -1,7 +1,8 @@
 r"""The quality table: all models on MovieLens-100K, several seeds, one command.
 
   python benchmarks/quality_table.py [--seeds=0,1,2] [--root=runs/quality] \
-      [--models=tiger_rqkmeans,tiger_rqvae,sasrec] [--out=docs/results.md]
+      [--models=tiger_rqkmeans,tiger_rqvae,sasrec] [--out=docs/results.md] \
+      [--parallel=1]
 
 Each (model, seed) is one whole `python -m jaxrec.main` job in
 ROOT/<model>/seed<k> with `--config.seed=k --config.tokenizer.seed=k` (model
@@ -13,70 +14,66 @@ Prints a markdown table of mean +- std (over seeds) and writes it, with the
 exact command, to --out.
 """
 
+import concurrent.futures
 import json
 import os
-import platform
-import subprocess
 import sys
-import time
 
-import numpy as np
 from absl import app
 from absl import flags
+import numpy as np
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import job_runner
+
 MODELS = {
     "tiger_rqkmeans": ("Generative, RQ-KMeans semantic IDs",
                        "configs/ml100k_tiger.py"),
     "tiger_rqvae": ("Generative, RQ-VAE semantic IDs",
                     "configs/ml100k_tiger_rqvae.py"),
+    "tiger_long": ("Generative, RQ-KMeans, validation-best recipe "
+                   "(history 50, 6000 steps)", "configs/ml100k_tiger_long.py"),
     "sasrec": ("SASRec (full softmax)", "configs/ml100k_sasrec.py"),
 }
+# The long recipe costs ~8x the default's on a CPU: run it on request.
+DEFAULT_MODELS = ["tiger_rqkmeans", "tiger_rqvae", "sasrec"]
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one job each.")
-_MODELS = flags.DEFINE_list("models", list(MODELS), "Models to run.")
+_MODELS = flags.DEFINE_list(
+    "models", DEFAULT_MODELS, f"Models to run, of {list(MODELS)}.")
 _ROOT = flags.DEFINE_string("root", "runs/quality", "Work directories.")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", "", "Shared tfds data dir (default: ROOT/data, prepared once).")
 _OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown output.")
 _EXTRA = flags.DEFINE_list("extra", [], "More --config.* overrides for all.")
+_PARALLEL = flags.DEFINE_integer(
+    "parallel", 1, "Jobs run at once (an accelerator has room for several "
+    "of these small jobs; on a CPU they only share the cores).")
 _FINISHED_ONLY = flags.DEFINE_bool(
     "finished_only", False,
     "Tabulate the jobs already finished under ROOT; start none.")
 
 
-def run_job(model: str, seed: int, data_dir: str) -> dict | None:
+def run_job(model: str, seed: int, data_dir: str, machine_name: str
+            ) -> dict | None:
   """Runs (or reuses) one job; returns its report plus `job_minutes`.
 
   None if the job has not finished and --finished_only is set.
   """
   workdir = os.path.join(_ROOT.value, model, f"seed{seed}")
+  overrides = [f"seed={seed}", f"data.data_dir={data_dir}", *_EXTRA.value]
+  if model != "sasrec":  # item_id has no randomness.
+    overrides.append(f"tokenizer.seed={seed}")
+  if not _FINISHED_ONLY.value:
+    job_runner.run_main_job(
+        MODELS[model][1], workdir, overrides, machine_name=machine_name,
+        log_path=os.path.join(_ROOT.value, f"{model}_seed{seed}.log"))
   report_path = os.path.join(workdir, "metrics.json")
-  timing_path = os.path.join(workdir, "quality_table_time.json")
   if not os.path.exists(report_path):
-    if _FINISHED_ONLY.value:
-      return None
-    command = [sys.executable, "-m", "jaxrec.main",
-               f"--config={MODELS[model][1]}", f"--workdir={workdir}",
-               f"--config.seed={seed}", f"--config.data.data_dir={data_dir}",
-               *[f"--config.{flag}" for flag in _EXTRA.value]]
-    if model != "sasrec":  # item_id has no randomness.
-      command.append(f"--config.tokenizer.seed={seed}")
-    print(f"[quality] {model} seed {seed}: {' '.join(command[1:])}",
-          flush=True)
-    start = time.time()
-    subprocess.run(command, cwd=_REPO, check=True, stdout=subprocess.DEVNULL,
-                   stderr=open(os.path.join(_ROOT.value,
-                                            f"{model}_seed{seed}.log"), "w"))
-    with open(timing_path, "w") as f:
-      json.dump({"job_minutes": (time.time() - start) / 60}, f)
+    return None
   with open(report_path) as f:
     report = json.load(f)
-  report["job_minutes"] = float("nan")
-  if os.path.exists(timing_path):
-    with open(timing_path) as f:
-      report["job_minutes"] = json.load(f)["job_minutes"]
+  report.update(job_runner.job_time(workdir))
   return report
 
 
@@ -88,7 +85,7 @@ def _cell(values) -> str:
 
 
 def table(rows: dict[str, list[dict]]) -> str:
-  header = ["model", "seeds", *METRICS, "job time (min)"]
+  header = ["model", "seeds", *METRICS, "job time (min)", "ran on"]
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
   for name, reports in rows.items():
@@ -96,8 +93,11 @@ def table(rows: dict[str, list[dict]]) -> str:
     minutes = np.asarray([r["job_minutes"] for r in reports])
     time_cell = ("–" if np.isnan(minutes).all()
                  else f"{np.nanmean(minutes):.1f} ± {np.nanstd(minutes):.1f}")
+    # "1 x NVIDIA H200 (x86_64, ...)" -> "1 x NVIDIA H200".
+    devices = sorted({r["machine"].split(" (")[0] for r in reports
+                      if r.get("machine")})
     lines.append(f"| {name} | {len(reports)} | " + " | ".join(cells) +
-                 f" | {time_cell} |")
+                 f" | {time_cell} | {', '.join(devices) or '–'} |")
   return "\n".join(lines)
 
 
@@ -110,9 +110,15 @@ def main(argv):
   os.makedirs(_ROOT.value, exist_ok=True)
   data_dir = os.path.abspath(_DATA_DIR.value or
                              os.path.join(_ROOT.value, "data"))
+  with concurrent.futures.ThreadPoolExecutor(_PARALLEL.value) as pool:
+    machine_name = ("" if _FINISHED_ONLY.value
+                    else job_runner.machine(_PARALLEL.value))
+    futures = {(model, seed): pool.submit(run_job, model, int(seed), data_dir,
+                                          machine_name)
+               for model in _MODELS.value for seed in _SEEDS.value}
   rows, popularity = {}, []
   for model in _MODELS.value:
-    reports = [run_job(model, int(seed), data_dir) for seed in _SEEDS.value]
+    reports = [futures[model, seed].result() for seed in _SEEDS.value]
     reports = [report for report in reports if report is not None]
     if not reports:
       continue
@@ -124,7 +130,7 @@ def main(argv):
   markdown = table(rows)
   sasrec = rows.get(MODELS["sasrec"][0])
   notes = []
-  for model in ("tiger_rqkmeans", "tiger_rqvae"):
+  for model in ("tiger_rqkmeans", "tiger_rqvae", "tiger_long"):
     if sasrec and MODELS[model][0] in rows:
       ratio = (np.mean([r["ndcg@10"] for r in rows[MODELS[model][0]]]) /
                np.mean([r["ndcg@10"] for r in sasrec]))
@@ -135,13 +141,14 @@ def main(argv):
   with open(_OUT.value, "w") as f:
     f.write(_RESULTS_TEMPLATE.format(
         command=command.strip(), table=markdown, notes="\n".join(notes),
-        seeds=", ".join(_SEEDS.value), machine=_machine()))
+        seeds=", ".join(_SEEDS.value), machine=_machines(rows)))
   print(f"[quality] wrote {_OUT.value}")
 
 
-def _machine() -> str:
-  return (f"{platform.machine()} CPU, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+def _machines(rows: dict[str, list[dict]]) -> str:
+  names = sorted({report["machine"] for reports in rows.values()
+                  for report in reports if report.get("machine")})
+  return "; ".join(names) or "an unrecorded machine"
 
 
 _RESULTS_TEMPLATE = """# Results: MovieLens-100K
