@@ -65,6 +65,19 @@ def test_recipe_values(name, variant):
       flat_keys(load("ml100k_tiger")))
 
 
+def test_ml100k_long_recipe_changes_only_its_settings():
+  default = workdir_lib.config_to_dict(load("ml100k_tiger"))
+  long = workdir_lib.config_to_dict(load("ml100k_tiger_long"))
+  assert workdir_lib.config_differences(default, long) == [
+      "data.max_history: 20 before, 50 now",
+      "model.dropout_rate: 0.2 before, 0.1 now",
+      "train.label_smoothing: 0.0 before, 0.1 now",
+      "train.num_steps: 3000 before, 6000 now",
+  ]
+  assert load("ml100k_tiger_long", "lexical").tokenizer.encoder.kind == (
+      "lexical")
+
+
 def test_unknown_variant():
   with pytest.raises(ValueError, match="VARIANT"):
     load("amazon_toys_tiger", "fast")
