@@ -2,7 +2,7 @@ r"""Evaluates a finished (or running) work directory's checkpoint.
 
   python -m jaxrec.evaluate --workdir=DIR [--split=valid|test] \
       [--checkpoint=best|latest|STEP] [--mode=beam|exact|unconstrained] \
-      [--export_topk=PATH]
+      [--export_topk=PATH] [--drop_recent=N]
 
 Reads DIR/config.json, the prepared data and DIR/vocab/vocab.json, restores the
 checkpoint onto the config's mesh (all devices, all hosts), ranks every user of
@@ -10,7 +10,9 @@ the split and writes DIR/eval_<split>_<mode>.json: Recall/NDCG/MRR@{5,10,20},
 coverage@10, bootstrap 95% intervals of Recall@10 and NDCG@10 (over users,
 fixed seed), the invalid-ID rate (unconstrained) and the trie's size. With
 --export_topk, also a TSV of every user's list: user_id, rank, item_id, score
-(rank is 1-based; slots without a valid item are left out).
+(rank is 1-based; slots without a valid item are left out). --drop_recent=N
+is an ablation: each history loses its N latest items (still masked), which
+shows how much of a model's accuracy rests on them.
 """
 
 import json
@@ -51,6 +53,10 @@ _BATCH_SIZE = flags.DEFINE_integer(
 _MASK_HISTORY = flags.DEFINE_bool(
     "mask_history", None, "Leave out seen items (default: config "
     "eval.mask_history).")
+_DROP_RECENT = flags.DEFINE_integer(
+    "drop_recent", 0, "Ablation: leave each user's N most recent history items "
+    "out of the model's input (they stay masked); the report is then "
+    "eval_<split>_<mode>_drop<N>.json.", lower_bound=0)
 _LAYOUT = flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
                             "Trie layout for decoding.")
 flags.mark_flag_as_required("workdir")
@@ -108,7 +114,8 @@ def export_topk(path: str, rankings: evaluator_lib.Rankings,
 def run(workdir: str, *, split: str | None = None, checkpoint: str = "best",
         mode: str = "beam", export_path: str | None = None,
         beam_size: int | None = None, batch_size: int | None = None,
-        mask_history: bool | None = None, layout: str = "csr") -> dict:
+        mask_history: bool | None = None, layout: str = "csr",
+        drop_recent: int = 0) -> dict:
   """Evaluates one checkpoint of `workdir`; writes and returns the report."""
   config = load_config(workdir)
   split_name = split or config.eval.split
@@ -118,8 +125,8 @@ def run(workdir: str, *, split: str | None = None, checkpoint: str = "best",
   data = registry.load(config.data, workdir)
   users = split_lib.leave_one_out(data.user_items, data.user_timestamps,
                                   data.user_ids)
-  eval_set = evaluator_lib.EvalSet.from_split(users, split_name,
-                                              config.data.max_history)
+  eval_set = evaluator_lib.EvalSet.from_split(
+      users, split_name, config.data.max_history).without_recent(drop_recent)
   vocab = vocab_lib.SemanticIdVocab.load(
       epath.Path(workdir) / "vocab" / vocab_lib.VOCAB_FILENAME,
       expected_fingerprint=data.fingerprint)
@@ -146,6 +153,7 @@ def run(workdir: str, *, split: str | None = None, checkpoint: str = "best",
       "num_items": vocab.num_items,
       "beam_size": beam_size,
       "mask_history": ranker.mask_history,
+      "drop_recent": drop_recent,
       **evaluator_lib.metrics_of(rankings.items, eval_set.targets,
                                  vocab.num_items, mode),
       **evaluator_lib.bootstrap_intervals(
@@ -159,15 +167,24 @@ def run(workdir: str, *, split: str | None = None, checkpoint: str = "best",
   }
   if distributed.is_primary():
     workdir_lib.write_json_atomically(
-        epath.Path(workdir) / f"eval_{split_name}_{mode}.json", report)
+        epath.Path(workdir) / report_filename(split_name, mode, drop_recent),
+        report)
     if export_path:
       export_topk(export_path, rankings, users.user_ids, vocab.item_ids)
   return report
 
 
+def report_filename(split: str, mode: str, drop_recent: int = 0) -> str:
+  """eval_<split>_<mode>[_drop<N>].json."""
+  suffix = f"_drop{drop_recent}" if drop_recent else ""
+  return f"eval_{split}_{mode}{suffix}.json"
+
+
 def summary(report: dict) -> str:
   """A few human-readable lines of the report."""
-  lines = [f"{report['split']} / {report['mode']} / checkpoint "
+  dropped = (f" / {report['drop_recent']} latest items dropped"
+             if report.get("drop_recent") else "")
+  lines = [f"{report['split']} / {report['mode']}{dropped} / checkpoint "
            f"{report['checkpoint_step']}: {report['num_users']} users, "
            f"{report['num_items']} items, {report['seconds']:.1f}s on "
            f"{report['num_devices']} device(s)"]
@@ -192,9 +209,9 @@ def main(argv):
                checkpoint=_CHECKPOINT.value, mode=_MODE.value,
                export_path=_EXPORT_TOPK.value, beam_size=_BEAM_SIZE.value,
                batch_size=_BATCH_SIZE.value, mask_history=_MASK_HISTORY.value,
-               layout=_LAYOUT.value)
-  logging.info("[evaluate] wrote eval_%s_%s.json", report["split"],
-               report["mode"])
+               layout=_LAYOUT.value, drop_recent=_DROP_RECENT.value)
+  logging.info("[evaluate] wrote %s", report_filename(
+      report["split"], report["mode"], report["drop_recent"]))
   if distributed.is_primary():
     print(summary(report), flush=True)
 

@@ -92,3 +92,15 @@ def test_checkpoint_names(finished_run):
   with pytest.raises(ValueError, match="saved steps: \\[10, 20\\]"):
     evaluate.checkpoint_step(checkpointer, directory, "15")
   checkpointer.close()
+
+
+def test_drop_recent_ablation(finished_run):
+  full = evaluate.run(finished_run, split="valid", checkpoint="20")
+  dropped = evaluate.run(finished_run, split="valid", checkpoint="20",
+                         drop_recent=3)
+  assert full["drop_recent"] == 0 and dropped["drop_recent"] == 3
+  assert os.path.exists(os.path.join(finished_run,
+                                     "eval_valid_beam_drop3.json"))
+  # Another input, the same targets and masked items: another ranking.
+  assert full["num_users"] == dropped["num_users"]
+  assert full["ndcg@20"] != dropped["ndcg@20"]

@@ -87,3 +87,18 @@ def test_invalid_rate_and_mrr_cutoffs():
   values = metrics.ranking_metrics(ranked, np.array([7, 3]))
   assert values["mrr@5"] == pytest.approx((1 / 3 + 1 / 2) / 2)
   assert values["mrr@20"] == values["mrr@5"]
+
+
+def test_without_recent_shifts_histories_and_keeps_the_mask():
+  eval_set = evaluator.EvalSet(
+      histories=np.array([[-1, 4, 5, 6], [1, 2, 3, 7]], np.int32),
+      targets=np.array([9, 8], np.int32),
+      seen_items=[np.array([4, 5, 6]), np.array([1, 2, 3, 7])])
+  dropped = eval_set.without_recent(2)
+  np.testing.assert_array_equal(dropped.histories,
+                                [[-1, -1, -1, 4], [-1, -1, 1, 2]])
+  np.testing.assert_array_equal(dropped.targets, eval_set.targets)
+  assert dropped.seen_items is eval_set.seen_items
+  assert eval_set.without_recent(0) is eval_set
+  with pytest.raises(ValueError, match="num_items"):
+    eval_set.without_recent(-1)

@@ -53,6 +53,21 @@ class EvalSet:
     """The examples of `for_split` ("valid" or "test") of a SplitData."""
     return cls(*split_lib.eval_examples(split, for_split, max_history))
 
+  def without_recent(self, num_items: int) -> "EvalSet":
+    """The same examples with each history's `num_items` latest items dropped.
+
+    An ablation: how much do the most recent items carry? Histories keep
+    their width (the older items move right, left-padded with -1); the
+    dropped items stay in `seen_items`, so masking is unchanged.
+    """
+    if num_items < 0:
+      raise ValueError(f"num_items must be >= 0, got {num_items}")
+    if num_items == 0:
+      return self
+    histories = np.full_like(self.histories, split_lib.PAD)
+    histories[:, num_items:] = self.histories[:, :-num_items]
+    return EvalSet(histories, self.targets, self.seen_items)
+
 
 @dataclasses.dataclass(frozen=True)
 class Rankings:
