@@ -4,14 +4,15 @@ r"""Recipe sweep for the generative model on MovieLens-100K, validation only.
       [--seeds=0,1] [--root=runs/tune] [--parallel=1] [--deadline_minutes=0]
 
 Each variant is --config (default `configs/ml100k_tiger.py`) plus a few
-`--config.*` overrides
-(VARIANTS below), run for each seed as one whole `python -m jaxrec.main`
-job in ROOT/<variant>/seed<k>. The table it prints ranks variants by their
-mean (over seeds) best validation NDCG@10, the number that picks a recipe;
-test NDCG@10 is shown for reference only. Finished jobs are reused; with --deadline_minutes, jobs still
-running then are stopped and reported from their validation evaluations so
-far. --parallel runs several jobs at once (useful on an accelerator, where
-one small job leaves it mostly idle; on a CPU it only shares the cores).
+`--config.*` overrides (VARIANTS below), run for each seed as one whole
+`python -m jaxrec.main` job in ROOT/<variant>/seed<k>. The table it prints
+ranks variants by their mean (over seeds) best validation NDCG@10, the number
+that picks a recipe; test NDCG@10 is shown for reference only. Finished jobs are reused; with
+--deadline_minutes, jobs still running then are stopped and reported from
+their validation evaluations so far ("best steps" is best/last evaluated
+step per seed). --parallel runs several jobs at once (useful on an
+accelerator, where one small job leaves it mostly idle; on a CPU it only
+shares the cores).
 """
 
 import concurrent.futures
@@ -26,7 +27,7 @@ import numpy as np
 
 import job_runner
 
-# name -> --config.* overrides of BASE_CONFIG.
+# name -> --config.* overrides of --config.
 VARIANTS = {
     "base": [],
     "hist50": ["data.max_history=50"],
@@ -136,7 +137,7 @@ def _mean(values) -> str:
 
 def table(results: dict[str, list[dict]]) -> str:
   """Variants ranked by mean best validation NDCG@10 over their seeds."""
-  header = ["variant", "overrides", "seeds", "best valid ndcg@10",
+  header = ["variant", "overrides", "seeds (finished)", "best valid ndcg@10",
             "best steps", "test ndcg@10", "test recall@10"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   def rank(item):
@@ -144,9 +145,11 @@ def table(results: dict[str, list[dict]]) -> str:
     return -(np.nanmean(values) if not np.isnan(values).all() else -1.0)
   for name, summaries in sorted(results.items(), key=rank):
     steps = ",".join(f"{s['best_step']}/{s['last_step']}" for s in summaries)
+    finished = sum(not np.isnan(s["test_ndcg@10"]) for s in summaries)
     lines.append(
         f"| {name} | {' '.join(VARIANTS[name]) or '(recipe)'} | "
-        f"{len(summaries)} | {_mean([s['best_valid'] for s in summaries])} | "
+        f"{len(summaries)} ({finished}) | "
+        f"{_mean([s['best_valid'] for s in summaries])} | "
         f"{steps} | {_mean([s['test_ndcg@10'] for s in summaries])} | "
         f"{_mean([s['test_recall@10'] for s in summaries])} |")
   return "\n".join(lines)
