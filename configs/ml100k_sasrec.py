@@ -25,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.embed_dim = 64
   config.model.mlp_dim = 64          # SASRec's point-wise FFN keeps the width
   config.model.dropout_rate = 0.2
+  config.model.tuple_buckets = 0     # one token per item: it is the item ID
   config.train.batch_size = 128
   config.train.num_steps = 3000
   return config

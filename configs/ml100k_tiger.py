@@ -49,6 +49,9 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.model.mlp_dim = 512
   config.model.dropout_rate = 0.2
   config.model.dtype = "float32"
+  # > 0: each history item's last token also carries a hashed embedding of its
+  # whole code tuple, with this many rows (jaxrec/models/decoder.py).
+  config.model.tuple_buckets = 0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 1e-3

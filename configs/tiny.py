@@ -18,6 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.embed_dim = 32
   config.model.mlp_dim = 64
   config.model.dropout_rate = 0.0
+  config.model.tuple_buckets = 64   # exercised end to end by the tests
   config.optimizer.warmup_steps = 5
   config.train.batch_size = 16
   config.train.num_steps = 20

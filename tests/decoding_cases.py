@@ -20,11 +20,17 @@ def token_offsets(codebook_sizes) -> tuple[int, ...]:
 
 
 def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
-               vocab_size: int = MODEL_VOCAB):
-  """A tiny decoder; `scale` > 1 makes its distributions far from uniform."""
+               vocab_size: int = MODEL_VOCAB, num_levels: int = 1,
+               tuple_buckets: int = 0):
+  """A tiny decoder; `scale` > 1 makes its distributions far from uniform.
+
+  With `tuple_buckets` > 0 it has the tuple embedding of items of
+  `num_levels` codes.
+  """
   model = decoder_lib.Decoder(vocab_size=vocab_size, max_len=32,
                               num_layers=num_layers, num_heads=2, embed_dim=16,
-                              mlp_dim=32)
+                              mlp_dim=32, num_levels=num_levels,
+                              tuple_buckets=tuple_buckets)
   tokens = jnp.zeros((1, 4), jnp.int32)
   params = jax.jit(model.init)(jax.random.key(seed), tokens, tokens,
                                decoder_lib.causal_mask(tokens >= 0))["params"]

@@ -38,9 +38,13 @@ def _exhaustive_top(scores, excluded):
   return order[:len(scores) - len(excluded)], scores
 
 
-@pytest.mark.parametrize("layout", ["csr", "dense"])
-def test_beam_search_equals_exhaustive_search(layout):
-  model, params = decoding_cases.tiny_model(seed=0)
+@pytest.mark.parametrize("layout,tuple_buckets",
+                         [("csr", 0), ("dense", 0), ("csr", 5)])
+def test_beam_search_equals_exhaustive_search(layout, tuple_buckets):
+  # With the tuple embedding, the history's items carry it in the cached
+  # prefill exactly as in the full sequences that brute force runs.
+  model, params = decoding_cases.tiny_model(
+      seed=0, num_levels=len(CODEBOOK_SIZES), tuple_buckets=tuple_buckets)
   item_codes = _catalogue()
   trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS, layout)

@@ -4,6 +4,7 @@ import functools
 
 import jax
 import numpy as np
+import pytest
 
 from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import trie as trie_lib
@@ -17,12 +18,14 @@ def _four_level_catalogue():
   return tuples[np.sort(rng.permutation(len(tuples))[:30])], sizes
 
 
-def test_exact_scores_equal_brute_force(chunk_size=4):
+@pytest.mark.parametrize("tuple_buckets", [0, 5])
+def test_exact_scores_equal_brute_force(tuple_buckets, chunk_size=4):
   """Several chunks per depth, the last one padded; masking and ranking."""
   item_codes, sizes = _four_level_catalogue()
   offsets = decoding_cases.token_offsets(sizes)
   model, params = decoding_cases.tiny_model(
-      seed=1, vocab_size=1 + sum(sizes))
+      seed=1, vocab_size=1 + sum(sizes), num_levels=len(sizes),
+      tuple_buckets=tuple_buckets)
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets)
   histories = decoding_cases.random_histories(np.random.default_rng(1),

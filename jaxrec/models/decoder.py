@@ -132,6 +132,10 @@ class Decoder(nn.Module):
     max_len: largest position index + 1.
     num_layers, num_heads, embed_dim, mlp_dim, dropout_rate: the usual.
     dtype: compute dtype (parameters stay float32).
+    num_levels: tokens per item (its code tuple's length).
+    tuple_buckets: > 0 adds a tuple embedding (see `tuple_ids`) with this
+      many hashed rows to the last token of every whole item of the input;
+      0 (default) leaves it out.
   """
 
   vocab_size: int
@@ -142,6 +146,8 @@ class Decoder(nn.Module):
   mlp_dim: int
   dropout_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
+  num_levels: int = 1
+  tuple_buckets: int = 0
 
   @nn.compact
   def __call__(self, tokens: Array, positions: Array, attention_mask: Array,
@@ -172,7 +178,18 @@ class Decoder(nn.Module):
     position_embed = nn.Embed(
         self.max_len, self.embed_dim, name="position_embed",
         embedding_init=_partitioned(_EMBED_INIT, ("position", "embed")))
-    x = (token_embed(tokens) + position_embed(positions)).astype(self.dtype)
+    x = token_embed(tokens) + position_embed(positions)
+    if self.tuple_buckets and prefix_kv is None:
+      # Whole items (training windows, prefilled histories): the last token of
+      # each also carries its item's tuple. Decoding steps (prefix_kv given)
+      # only ever feed the codes of the item being generated.
+      ids = tuple_ids(tokens, positions, self.num_levels, self.tuple_buckets)
+      tuple_embed = nn.Embed(
+          self.tuple_buckets, self.embed_dim, name="tuple_embed",
+          embedding_init=_partitioned(_EMBED_INIT, ("vocab", "embed")))
+      x = x + jnp.where((ids >= 0)[..., None],
+                        tuple_embed(jnp.maximum(ids, 0)), 0.0)
+    x = x.astype(self.dtype)
     x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
 
     layer_kvs = []
@@ -186,6 +203,37 @@ class Decoder(nn.Module):
     x = _layer_norm(self.dtype, "final_norm")(x)
     logits = token_embed.attend(x.astype(jnp.float32))
     return logits, layer_kvs
+
+
+def tuple_ids(tokens: Array, positions: Array, num_levels: int,
+              num_buckets: int) -> Array:
+  """Hashed id of each item's whole code tuple, at the item's last token.
+
+  An item-level feature built from its semantic ID alone (the "n-gram" of
+  Singh et al., RecSys 2024): items that share every code but the last still
+  get their own row (up to hash collisions), which lets the model tell apart
+  the exact items of a history, as an item-ID model (SASRec) can.
+
+  Args:
+    tokens: [batch, len] int32, whole items laid out so that the token at
+      position p is code p % num_levels of its item (PAD = 0).
+    positions: [batch, len] int32 (see `positions_from_valid`).
+    num_levels: tokens per item.
+    num_buckets: hash range.
+
+  Returns:
+    [batch, len] int32 in [0, num_buckets) at each complete item's last
+    token, -1 elsewhere.
+  """
+  is_last = positions % num_levels == num_levels - 1
+  complete = is_last & (positions >= num_levels - 1)
+  hashed = jnp.zeros(tokens.shape, jnp.uint32)
+  for back in range(num_levels - 1, -1, -1):  # the first code first
+    code = jnp.pad(tokens, ((0, 0), (back, 0)))[:, :tokens.shape[1]]
+    complete &= code != 0
+    hashed = hashed * jnp.uint32(1_000_003) + code.astype(jnp.uint32)
+  bucket = (hashed % jnp.uint32(num_buckets)).astype(jnp.int32)
+  return jnp.where(complete, bucket, -1)
 
 
 def causal_mask(valid: Array) -> Array:
@@ -203,7 +251,8 @@ def positions_from_valid(valid: Array) -> Array:
   return jnp.maximum(jnp.cumsum(valid.astype(jnp.int32), axis=-1) - 1, 0)
 
 
-def build_decoder(model_config, vocab_size: int, max_len: int) -> Decoder:
+def build_decoder(model_config, vocab_size: int, max_len: int,
+                  num_levels: int = 1) -> Decoder:
   """The decoder described by `config.model`."""
   return Decoder(
       vocab_size=vocab_size,
@@ -213,4 +262,7 @@ def build_decoder(model_config, vocab_size: int, max_len: int) -> Decoder:
       embed_dim=model_config.embed_dim,
       mlp_dim=model_config.mlp_dim,
       dropout_rate=model_config.dropout_rate,
-      dtype=jnp.dtype(model_config.dtype))
+      dtype=jnp.dtype(model_config.dtype),
+      num_levels=num_levels,
+      # Absent from configs written before the option existed.
+      tuple_buckets=model_config.get("tuple_buckets", 0))

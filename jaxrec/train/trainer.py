@@ -55,7 +55,8 @@ def build_experiment(config: ml_collections.ConfigDict, vocab,
   mesh = sharding_lib.make_mesh(config.mesh, devices=devices)
   rules = sharding_lib.logical_rules(config.sharding_rules)
   max_len = window_tokens(config, vocab.num_levels)
-  model = decoder_lib.build_decoder(config.model, vocab.vocab_size, max_len)
+  model = decoder_lib.build_decoder(config.model, vocab.vocab_size, max_len,
+                                    vocab.num_levels)
   tx = state_lib.make_optimizer(config.optimizer, config.train.num_steps)
   example = (jnp.zeros((1, max_len), jnp.int32), jnp.zeros((1, max_len), jnp.int32),
              jnp.ones((1, max_len, max_len), bool))
