@@ -37,6 +37,7 @@ MODELS = {
 # The long recipe costs ~8x the default's on a CPU: run it on request.
 DEFAULT_MODELS = ["tiger_rqkmeans", "tiger_rqvae", "sasrec"]
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+POPULARITY = "Most popular"
 
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one job each.")
 _MODELS = flags.DEFINE_list(
@@ -81,6 +82,8 @@ def _cell(values) -> str:
   values = np.asarray(values, np.float64)
   if np.isnan(values).all():
     return "n/a"
+  if len(values) == 1:
+    return f"{values[0]:.4f}"
   return f"{np.nanmean(values):.4f} ± {np.nanstd(values):.4f}"
 
 
@@ -96,7 +99,8 @@ def table(rows: dict[str, list[dict]]) -> str:
     # "1 x NVIDIA H200 (x86_64, ...)" -> "1 x NVIDIA H200".
     devices = sorted({r["machine"].split(" (")[0] for r in reports
                       if r.get("machine")})
-    lines.append(f"| {name} | {len(reports)} | " + " | ".join(cells) +
+    seeds = "–" if name == POPULARITY else len(reports)
+    lines.append(f"| {name} | {seeds} | " + " | ".join(cells) +
                  f" | {time_cell} | {', '.join(devices) or '–'} |")
   return "\n".join(lines)
 
@@ -126,7 +130,7 @@ def main(argv):
     popularity.append({**reports[0]["popularity"],
                        "job_minutes": float("nan")})
   if popularity:
-    rows["Most popular"] = popularity[:1]
+    rows[POPULARITY] = popularity[:1]
   markdown = table(rows)
   sasrec = rows.get(MODELS["sasrec"][0])
   notes = []
@@ -135,7 +139,12 @@ def main(argv):
       ratio = (np.mean([r["ndcg@10"] for r in rows[MODELS[model][0]]]) /
                np.mean([r["ndcg@10"] for r in sasrec]))
       notes.append(f"- {MODELS[model][0]}: NDCG@10 = {ratio:.0%} of SASRec's.")
-  command = "python benchmarks/quality_table.py " + " ".join(sys.argv[1:])
+  arguments = [a for a in sys.argv[1:] if a != "--finished_only"]
+  command = "python benchmarks/quality_table.py " + " ".join(arguments)
+  if _FINISHED_ONLY.value:
+    notes.append("- Tabulated with --finished_only from jobs that had run "
+                 "before (where each ran is in the last column); the command "
+                 "below runs any that are missing.")
   print(markdown + "\n\n" + "\n".join(notes))
   os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
   with open(_OUT.value, "w") as f:
@@ -148,7 +157,7 @@ def main(argv):
 def _machines(rows: dict[str, list[dict]]) -> str:
   names = sorted({report["machine"] for reports in rows.values()
                   for report in reports if report.get("machine")})
-  return "; ".join(names) or "an unrecorded machine"
+  return "\n".join(f"- {name}" for name in names) or "- (not recorded)"
 
 
 _RESULTS_TEMPLATE = """# Results: MovieLens-100K
@@ -157,12 +166,19 @@ Test split (leave-one-out, the last item of each of the 943 users), history
 masked, scored at the checkpoint with the best validation NDCG@10; mean ±
 standard deviation over seeds {seeds}. Job time is one whole
 `jaxrec.main` job (tokenizer, training with periodic validation, test
-evaluation) on {machine}. Most-popular ranks items by their training
-(+ validation) counts and has no seed.
+evaluation); the last column says where the jobs ran:
+
+{machine}
+
+Most-popular ranks items by their training (+ validation) counts and has no
+seed.
 
 {table}
 
 {notes}
+
+How the generative recipes were chosen (on validation only), and where the
+gap to SASRec comes from: [tuning.md](tuning.md).
 
 Produced by:
 
