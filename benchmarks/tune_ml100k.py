@@ -44,16 +44,13 @@ VARIANTS = {
     "hist50_beam50": ["data.max_history=50", "eval.beam_size=50"],
     "ls": ["model.dropout_rate=0.1", "train.label_smoothing=0.1"],
     # Co-occurrence window of the collaborative item encoder (default 10):
-    # 1-2 keep only immediate transitions.
+    # immediate transitions only.
     "cf_window1": ["tokenizer.encoder.window=1"],
-    "cf_window2": ["tokenizer.encoder.window=2"],
     # Finer codes: ~26 items per first-level code, the last two levels
     # nearly identify the item.
     "codes64": ["tokenizer.codebook_sizes=(64,64,64)"],
     # Hashed embedding of each history item's whole code tuple.
     "tuple": ["model.tuple_buckets=8192"],
-    "tuple_ls": ["model.tuple_buckets=8192", "model.dropout_rate=0.1",
-                 "train.label_smoothing=0.1"],
     "hist50_ls_6k": ["data.max_history=50", "model.dropout_rate=0.1",
                      "train.label_smoothing=0.1", "train.num_steps=6000"],
     "hist50_ls_l4_6k": ["data.max_history=50", "model.dropout_rate=0.1",
