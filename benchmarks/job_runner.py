@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB_TIME = "job_time.json"
 
@@ -78,3 +80,13 @@ def job_time(workdir: str) -> dict:
     return {"job_minutes": float("nan"), "machine": None}
   with open(path) as f:
     return json.load(f)
+
+
+def mean_std(values) -> str:
+  """"0.1234 ± 0.0056" over the non-NaN values ("n/a" if none; one: as is)."""
+  values = np.asarray(values, np.float64)
+  if np.isnan(values).all():
+    return "n/a"
+  if len(values) == 1:
+    return f"{values[0]:.4f}"
+  return f"{np.nanmean(values):.4f} ± {np.nanstd(values):.4f}"

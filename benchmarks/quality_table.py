@@ -78,21 +78,12 @@ def run_job(model: str, seed: int, data_dir: str, machine_name: str
   return report
 
 
-def _cell(values) -> str:
-  values = np.asarray(values, np.float64)
-  if np.isnan(values).all():
-    return "n/a"
-  if len(values) == 1:
-    return f"{values[0]:.4f}"
-  return f"{np.nanmean(values):.4f} ± {np.nanstd(values):.4f}"
-
-
 def table(rows: dict[str, list[dict]]) -> str:
   header = ["model", "seeds", *METRICS, "job time (min)", "ran on"]
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
   for name, reports in rows.items():
-    cells = [_cell([r[m] for r in reports]) for m in METRICS]
+    cells = [job_runner.mean_std([r[m] for r in reports]) for m in METRICS]
     minutes = np.asarray([r["job_minutes"] for r in reports])
     time_cell = ("–" if np.isnan(minutes).all()
                  else f"{np.nanmean(minutes):.1f} ± {np.nanstd(minutes):.1f}")

@@ -7,10 +7,10 @@ Each variant is --config (default `configs/ml100k_tiger.py`) plus a few
 `--config.*` overrides (VARIANTS below), run for each seed as one whole
 `python -m jaxrec.main` job in ROOT/<variant>/seed<k>. The table it prints
 ranks variants by their mean (over seeds) best validation NDCG@10, the number
-that picks a recipe; test NDCG@10 is shown for reference only. Finished jobs are reused; with
---deadline_minutes, jobs still running then are stopped and reported from
-their validation evaluations so far ("best steps" is best/last evaluated
-step per seed). --parallel runs several jobs at once (useful on an
+that picks a recipe; test NDCG@10 is shown for reference only. Finished
+jobs are reused; with --deadline_minutes, jobs still running then are
+stopped and reported from their validation evaluations so far ("best steps"
+is the best/last evaluated step per seed). --parallel runs several jobs at once (useful on an
 accelerator, where one small job leaves it mostly idle; on a CPU it only
 shares the cores).
 """
@@ -130,15 +130,6 @@ def summarise(name: str, seed: int) -> dict:
   return summary
 
 
-def _mean(values) -> str:
-  values = np.asarray(values, np.float64)
-  if np.isnan(values).all():
-    return "n/a"
-  if len(values) == 1:
-    return f"{values[0]:.4f}"
-  return f"{np.nanmean(values):.4f} ± {np.nanstd(values):.4f}"
-
-
 def table(results: dict[str, list[dict]]) -> str:
   """Variants ranked by mean best validation NDCG@10 over their seeds."""
   header = ["variant", "overrides", "seeds (finished)", "best valid ndcg@10",
@@ -150,12 +141,13 @@ def table(results: dict[str, list[dict]]) -> str:
   for name, summaries in sorted(results.items(), key=rank):
     steps = ",".join(f"{s['best_step']}/{s['last_step']}" for s in summaries)
     finished = sum(not np.isnan(s["test_ndcg@10"]) for s in summaries)
+    valid, ndcg, recall = (
+        job_runner.mean_std([s[key] for s in summaries])
+        for key in ("best_valid", "test_ndcg@10", "test_recall@10"))
     lines.append(
         f"| {name} | {' '.join(VARIANTS[name]) or '(recipe)'} | "
-        f"{len(summaries)} ({finished}) | "
-        f"{_mean([s['best_valid'] for s in summaries])} | "
-        f"{steps} | {_mean([s['test_ndcg@10'] for s in summaries])} | "
-        f"{_mean([s['test_recall@10'] for s in summaries])} |")
+        f"{len(summaries)} ({finished}) | {valid} | {steps} | {ndcg} | "
+        f"{recall} |")
   return "\n".join(lines)
 
 
