@@ -1,4 +1,4 @@
-"""Item encoders: precomputed embeddings (validated) and collaborative."""
+"""Item encoders: precomputed (validated), collaborative and hybrid."""
 
 import json
 
@@ -8,6 +8,7 @@ import pytest
 
 from jaxrec.semantic_ids import collaborative_encoder
 from jaxrec.semantic_ids import encoders
+from jaxrec.semantic_ids import hybrid_encoder
 
 
 class _Items:
@@ -107,3 +108,94 @@ def test_collaborative_embeddings_group_items_used_together():
   assert within / 2 > across + 0.5
   with pytest.raises(ValueError, match="training sequences"):
     encoders.encode_items(config, items, seed=0)
+
+
+# ------------------------------------------------------------------ hybrid --
+
+# Items 0-19 in two communities (0-9 "red", 10-19 "blue"), item 20 never seen.
+_SEQUENCES = [np.random.default_rng(user).choice(10, size=12) + 10 * (user % 2)
+              for user in range(60)]
+
+
+def _hybrid_items():
+  items = _Items()
+  items.item_ids = [str(i) for i in range(21)]
+  items.titles = [f"{'red' if i < 10 else 'blue'} thing{i}" for i in range(21)]
+  items.genres = [["Red"] if i < 10 else ["Blue"] for i in range(21)]
+  items.years = np.zeros(21, np.int64)
+  return items
+
+
+def _hybrid_config(**overrides):
+  config = encoders.default_config("hybrid")
+  config.update(dict(text_dim=4, collab_dim=3, window=3, **overrides))
+  return config
+
+
+def test_hybrid_default_config():
+  assert "hybrid" in encoders.KINDS
+  config = encoders.default_config("hybrid")
+  assert (config.text_kind, config.text_weight, config.shrinkage) == (
+      "lexical", 0.5, 5.0)
+  text = encoders.hybrid_text_config(config)
+  assert text.kind == "lexical" and text.dim == config.text_dim
+  config.text_kind = "sentence_transformer"
+  assert encoders.hybrid_text_config(config).to_dict() == {
+      "kind": "sentence_transformer", "model_dir": "", "batch_size": 256}
+
+
+def test_hybrid_shape_and_halves():
+  items = _hybrid_items()
+  embeddings = encoders.encode_items(_hybrid_config(), items, seed=0,
+                                     train_sequences=_SEQUENCES)
+  assert embeddings.shape == (21, 7) and embeddings.dtype == np.float32
+  text, collab = embeddings[:, :4], embeddings[:, 4:]
+  np.testing.assert_allclose(np.linalg.norm(text, axis=1), np.sqrt(0.5),
+                             rtol=1e-5)
+  # Never seen in training: no collaborative half at all.
+  np.testing.assert_array_equal(collab[20], 0.0)
+  # Seen c times: the unit collaborative row scaled by sqrt(1 - w) c/(c + k).
+  counts = np.bincount(np.concatenate(_SEQUENCES), minlength=21)
+  np.testing.assert_allclose(np.linalg.norm(collab[:20], axis=1),
+                             np.sqrt(0.5) * counts[:20] / (counts[:20] + 5),
+                             rtol=1e-5)
+
+
+def test_hybrid_text_weight_one_is_the_text_embedding():
+  items = _hybrid_items()
+  embeddings = encoders.encode_items(_hybrid_config(text_weight=1.0), items,
+                                     seed=0, train_sequences=_SEQUENCES)
+  lexical = encoders.encode_items(
+      encoders.hybrid_text_config(_hybrid_config()), items, seed=0)
+  lexical = lexical / np.linalg.norm(lexical, axis=1, keepdims=True)
+  np.testing.assert_allclose(embeddings[:, :4], lexical, atol=1e-6)
+  np.testing.assert_array_equal(embeddings[:, 4:], 0.0)
+
+
+def test_hybrid_collaborative_scale():
+  counts = np.array([0, 1, 5, 10])
+  np.testing.assert_allclose(
+      hybrid_encoder.collaborative_scale(counts, 5.0), [0, 1 / 6, 0.5, 2 / 3])
+  np.testing.assert_array_equal(
+      hybrid_encoder.collaborative_scale(counts, 0.0), [0, 1, 1, 1])
+  np.testing.assert_array_equal(
+      hybrid_encoder.item_counts([np.array([2, 0, 2]), np.array([2])], 4),
+      [1, 0, 3, 0])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(text_weight=1.5), r"encoder.text_weight=1.5 must be in \[0, 1\]"),
+    (dict(text_weight=-0.1), r"encoder.text_weight=-0.1 must be in \[0, 1\]"),
+    (dict(shrinkage=-1.0), r"encoder.shrinkage=-1.0 must be >= 0"),
+    (dict(text_kind="collaborative"),
+     r"encoder.text_kind='collaborative' is not one of"),
+])
+def test_hybrid_bad_config(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    encoders.encode_items(_hybrid_config(**overrides), _hybrid_items(),
+                          seed=0, train_sequences=_SEQUENCES)
+
+
+def test_hybrid_needs_training_sequences():
+  with pytest.raises(ValueError, match="'hybrid' needs the training"):
+    encoders.encode_items(_hybrid_config(), _hybrid_items(), seed=0)

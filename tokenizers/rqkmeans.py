@@ -4,8 +4,9 @@
         --dataset=movielens_100k --workdir=DIR
 
 ENCODER is an item encoder kind (`jaxrec.semantic_ids.encoders`): lexical
-(default), sentence_transformer, collaborative or precomputed (then set
---config.encoder.embeddings_path and --config.encoder.item_ids_path).
+(default), sentence_transformer, collaborative, hybrid (text + collaborative)
+or precomputed (then set --config.encoder.embeddings_path and
+--config.encoder.item_ids_path).
 """
 
 import ml_collections

@@ -13,6 +13,9 @@
                         text file with one raw item id per line, in row order).
   collaborative         co-occurrence embeddings from the TRAINING part of the
                         users' sequences only (`collaborative_encoder`).
+  hybrid                text (`text_kind`: lexical or sentence_transformer)
+                        next to collaborative rows shrunk for rare items
+                        (`hybrid_encoder`); holds on sparse data too.
 """
 
 from collections.abc import Sequence
@@ -20,14 +23,18 @@ import json
 import os
 from typing import Protocol
 
+from absl import logging
 from etils import epath
 import ml_collections
 import numpy as np
 
 from jaxrec.semantic_ids import collaborative_encoder
+from jaxrec.semantic_ids import hybrid_encoder
 from jaxrec.semantic_ids import lexical_encoder
 
-KINDS = ("lexical", "sentence_transformer", "precomputed", "collaborative")
+KINDS = ("lexical", "sentence_transformer", "precomputed", "collaborative",
+         "hybrid")
+HYBRID_TEXT_KINDS = ("lexical", "sentence_transformer")
 
 
 class ItemTable(Protocol):
@@ -143,6 +150,43 @@ def _sentence_transformer(config: ml_collections.ConfigDict,
   return encoder.encode(texts, batch_size=config.get("batch_size", 256))
 
 
+def hybrid_text_config(config: ml_collections.ConfigDict
+                       ) -> ml_collections.ConfigDict:
+  """The encoder block of a `hybrid` block's text half."""
+  text_kind = config.text_kind
+  if text_kind not in HYBRID_TEXT_KINDS:
+    raise ValueError(f"encoder.text_kind={text_kind!r} is not one of "
+                     f"{HYBRID_TEXT_KINDS}")
+  text = default_config(text_kind)
+  for key in text:
+    if key == "dim":
+      text.dim = config.text_dim
+    elif key != "kind" and key in config:
+      text[key] = config[key]
+  return text
+
+
+def _hybrid(config: ml_collections.ConfigDict, items: ItemTable, seed: int,
+            train_sequences: Sequence[np.ndarray]) -> np.ndarray:
+  """[num_items, text_dim + collab_dim] (see `hybrid_encoder`)."""
+  text_weight = hybrid_encoder.check_text_weight(config.text_weight)
+  hybrid_encoder.check_shrinkage(config.shrinkage)
+  num_items = len(items.item_ids)
+  text = encode_items(hybrid_text_config(config), items, seed)
+  collaborative = collaborative_encoder.encode_items(
+      train_sequences, num_items, config.collab_dim, seed=seed,
+      window=config.window)
+  counts = hybrid_encoder.item_counts(train_sequences, num_items)
+  scale = hybrid_encoder.collaborative_scale(counts, config.shrinkage)
+  logging.info(
+      "Hybrid encoder: text %s %s + collaborative %s, text_weight %g, "
+      "shrinkage %g; %d of %d items unseen in training (text only), median "
+      "collaborative scale %.3f.", config.text_kind, text.shape,
+      collaborative.shape, text_weight, config.shrinkage,
+      int((counts == 0).sum()), num_items, float(np.median(scale)))
+  return hybrid_encoder.combine(text, collaborative, scale, text_weight)
+
+
 def default_config(kind: str) -> ml_collections.ConfigDict:
   """A tokenizer recipe's `encoder` block for `kind`, with its defaults."""
   defaults = {
@@ -160,6 +204,26 @@ def default_config(kind: str) -> ml_collections.ConfigDict:
       },
       "precomputed": {"embeddings_path": "", "item_ids_path": ""},
       "collaborative": {"dim": 64, "window": 10},
+      "hybrid": {
+          # Text half: `text_kind`, with that encoder's own options (the
+          # lexical ones apply to "lexical", model_dir/batch_size to
+          # "sentence_transformer").
+          "text_kind": "lexical",
+          "text_dim": 64,
+          "genre_weight": lexical_encoder.DEFAULT_GENRE_WEIGHT,
+          "year_weight": lexical_encoder.DEFAULT_YEAR_WEIGHT,
+          "brand_weight": lexical_encoder.DEFAULT_BRAND_WEIGHT,
+          "model_dir": "",
+          "batch_size": 256,
+          # Collaborative half (PPMI-SVD of the training sequences).
+          "collab_dim": 64,
+          "window": 10,
+          # w: the text half gets sqrt(w), the collaborative one sqrt(1 - w).
+          "text_weight": 0.5,
+          # k: an item seen c times in training keeps c / (c + k) of its
+          # collaborative half (0 if never seen).
+          "shrinkage": 5.0,
+      },
   }
   if kind not in defaults:
     raise ValueError(f"encoder.kind={kind!r} is not one of {KINDS}")
@@ -177,8 +241,8 @@ def encode_items(config: ml_collections.ConfigDict, items: ItemTable,
     items: The dataset's item table.
     seed: The recipe's seed.
     train_sequences: Per user, the chronological training items [n_u] (dense
-      indices); needed by `collaborative` only, which must never see the
-      validation or test targets.
+      indices); needed by `collaborative` and `hybrid` only, which must never
+      see the validation or test targets.
   """
   kind = config.kind
   if kind == "lexical":
@@ -195,4 +259,9 @@ def encode_items(config: ml_collections.ConfigDict, items: ItemTable,
     return collaborative_encoder.encode_items(
         train_sequences, len(items.item_ids), config.dim, seed=seed,
         window=config.window)
+  if kind == "hybrid":
+    if train_sequences is None:
+      raise ValueError("encoder.kind='hybrid' needs the training sequences "
+                       "of the split")
+    return _hybrid(config, items, seed, train_sequences)
   raise ValueError(f"encoder.kind={kind!r} is not one of {KINDS}")
