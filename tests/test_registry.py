@@ -1,7 +1,8 @@
-"""Dataset names and the config-driven loading (k-core, catalogue cut)."""
+"""Dataset names and the config-driven loading (k-core, truncation)."""
 
 import pathlib
 
+import numpy as np
 import pytest
 
 from jaxrec import recipes
@@ -70,3 +71,62 @@ def test_kcore_from_the_config_cascades(tmp_path, caplog):
   assert data.num_interactions == 9
   assert "removed 3 interaction(s) and 2 user(s) in 3 round(s)" in caplog.text
   assert "Dropped 1 of 4 item(s)" in caplog.text
+
+
+# a: times 5 3 3 1 9 in file order (a tie at 3); b: all tied at 2. Item v is
+# only a's latest row.
+SPARSE_INTER = "user_id:token\titem_id:token\ttimestamp:float\n" + "".join(
+    f"{user}\t{item}\t{time}\n" for user, item, time in [
+        ("a", "x", 5), ("a", "y", 3), ("a", "z", 3), ("a", "w", 1),
+        ("a", "v", 9), ("b", "z", 2), ("b", "y", 2), ("b", "x", 2),
+        ("b", "w", 2)])
+
+
+def _sparse_config(tmp_path, max_user_interactions):
+  manual = tmp_path / "manual"
+  manual.mkdir(exist_ok=True)
+  (manual / "tie.inter").write_text(SPARSE_INTER)
+  config = registry.data_config("recbole_atomic/tie", manual_dir=str(manual),
+                                max_user_interactions=max_user_interactions)
+  return config
+
+
+def test_max_user_interactions_keeps_each_users_first(tmp_path, caplog):
+  caplog.set_level("INFO")
+  data = registry.load(_sparse_config(tmp_path, 3), str(tmp_path))
+  assert data.item_ids == ["v", "w", "x", "y", "z"]  # v stays, unused.
+  assert data.user_ids == ["a", "b"]
+  # a in time order: w (1), y (3), z (3), x (5), v (9) -> w, y, z, kept in
+  # file order; b all tied: the first three rows of the file.
+  for got, want in zip(data.user_items, [[3, 4, 1], [4, 3, 2]]):
+    np.testing.assert_array_equal(got, want)
+  for got, want in zip(data.user_timestamps, [[3, 3, 1], [2, 2, 2]]):
+    np.testing.assert_array_equal(got, want)
+  assert "kept 6 of 9 interactions" in caplog.text
+  assert "1 of 5 items have none left and stay in the catalogue" in caplog.text
+
+
+def test_max_user_interactions_off_or_absent_keeps_everything(tmp_path):
+  config = _sparse_config(tmp_path, 0)
+  full = registry.load(config, str(tmp_path))
+  assert full.num_interactions == 9
+  del config["max_user_interactions"]  # An older config.
+  assert registry.load(config, str(tmp_path)).num_interactions == 9
+
+
+@pytest.mark.parametrize("value", [-1, 1, 2])
+def test_max_user_interactions_bad_value_is_named(tmp_path, value):
+  with pytest.raises(ValueError,
+                     match=rf"data.max_user_interactions={value} must be 0"):
+    registry.load(_sparse_config(tmp_path, value), str(tmp_path))
+
+
+def test_sparse_ml100k_recipe():
+  tiger = recipes.load_recipe(str(CONFIGS / "ml100k_tiger.py"), "hybrid")
+  sparse = recipes.load_recipe(str(CONFIGS / "ml100k_sparse.py"))
+  assert sparse.data.max_user_interactions == 20
+  assert sparse.tokenizer.encoder.kind == "hybrid"
+  del sparse.data["max_user_interactions"]
+  assert sparse.to_dict() == tiger.to_dict()
+  lexical = recipes.load_recipe(str(CONFIGS / "ml100k_sparse.py"), "lexical")
+  assert lexical.tokenizer.encoder.kind == "lexical"

@@ -25,6 +25,39 @@ def test_chronological_order_is_stable():
   np.testing.assert_array_equal(ordered, ORDERED_A)
 
 
+@pytest.mark.parametrize("max_interactions, kept_items, kept_times", [
+    # ITEMS_A in time order: 14 (1), 11 (3), 12 (3), 10 (5), 13 (9), 15 (9).
+    (2, [11, 14], [3, 1]),               # Tie at 3: 11 is first in the file.
+    (3, [11, 12, 14], [3, 3, 1]),
+    (5, [10, 11, 12, 13, 14], [5, 3, 3, 9, 1]),  # Tie at 9: 13 before 15.
+    (6, ITEMS_A, TIMES_A),
+    (9, ITEMS_A, TIMES_A),
+    (0, ITEMS_A, TIMES_A),               # 0 = off.
+])
+def test_truncate_users_keeps_first_in_time_order(max_interactions,
+                                                  kept_items, kept_times):
+  items, times = split_lib.truncate_users(
+      [ITEMS_A, np.array([4, 3]), np.array([], np.int32)],
+      [TIMES_A, np.array([2, 1]), np.array([], np.int64)], max_interactions)
+  np.testing.assert_array_equal(items[0], kept_items)  # Still file order.
+  np.testing.assert_array_equal(times[0], kept_times)
+  np.testing.assert_array_equal(items[1], [4, 3])  # No more than N: all.
+  assert len(items[2]) == len(times[2]) == 0
+  # The split of the truncated user is the first N of the full order.
+  np.testing.assert_array_equal(
+      split_lib.chronological_order(items[0], times[0]),
+      ORDERED_A[:max_interactions or None])
+
+
+def test_truncate_users_bad_input():
+  with pytest.raises(ValueError, match="max_interactions must be >= 0"):
+    split_lib.truncate_users([ITEMS_A], [TIMES_A], -1)
+  with pytest.raises(ValueError, match="1 item lists but 2 timestamp lists"):
+    split_lib.truncate_users([ITEMS_A], [TIMES_A, TIMES_A], 3)
+  with pytest.raises(ValueError, match="must have equal shapes"):
+    split_lib.first_interactions(ITEMS_A, TIMES_A[:3], 3)
+
+
 def test_leave_one_out(split):
   assert split.user_ids == ["a", "c"]
   assert split.skipped_user_ids == ["b", "d"] and split.num_skipped == 2

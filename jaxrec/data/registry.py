@@ -6,20 +6,28 @@ A name is `<builder>` or `<builder>/<subset>`:
   movielens_1m                  MovieLens-1M
   amazon_reviews_2014/beauty    Amazon 2014 5-core Beauty (also /sports, /toys)
   recbole_atomic/<dataset>      <dataset>.inter (+ .item) from data.manual_dir
+
+`load` also makes a sparse variant of any of them: with
+`data.max_user_interactions=N`, each user keeps only her first N
+interactions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
+from absl import logging
 import ml_collections
+import numpy as np
 
 from jaxrec.data import amazon_reviews_2014
 from jaxrec.data import dataset
 from jaxrec.data import movielens_100k
 from jaxrec.data import movielens_1m
 from jaxrec.data import recbole_atomic
+from jaxrec.data import split
 
 BUILDERS = {
     "movielens_100k": movielens_100k.MovieLens100K,
@@ -58,14 +66,16 @@ def resolve(name: str) -> tuple[type[Any], str | None]:
 
 def load(data_config: ml_collections.ConfigDict, workdir: str
          ) -> dataset.InteractionData:
-  """Prepares (once) and loads `data_config.name`, then k-core filters it.
+  """Prepares (once) and loads `data_config.name`, filters and truncates it.
 
   The tfds data directory is `data_config.data_dir`, or WORKDIR/data. The
   k-core thresholds are `data_config.min_user_interactions` and
-  `min_item_interactions` (0 = off).
+  `min_item_interactions` (0 = off). Then `max_user_interactions` (0 = off;
+  absent in older configs) keeps each user's first N interactions (see
+  `truncate_users`).
   """
   builder_cls, subset = resolve(data_config.name)
-  return dataset.load_interactions(
+  data = dataset.load_interactions(
       builder_cls,
       data_dir=data_config.data_dir or os.path.join(workdir, "data"),
       manual_dir=data_config.manual_dir or None,
@@ -74,10 +84,50 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
       register_checksums=data_config.register_checksums,
       min_user_interactions=data_config.min_user_interactions,
       min_item_interactions=data_config.min_item_interactions)
+  return truncate_users(data, data_config.get("max_user_interactions", 0),
+                        data_config.name)
+
+
+def truncate_users(data: dataset.InteractionData, max_interactions: int,
+                   name: str = "dataset") -> dataset.InteractionData:
+  """Keeps each user's first `max_interactions` interactions (0 = all).
+
+  "First" is in time order with ties in file order, the order of the
+  leave-one-out split (`split.chronological_order`), so the split then
+  takes its validation and test targets from within those N. Kept rows stay
+  in file order. Every user and every item stays: an item left without any
+  interaction remains in the catalogue (item ids, the fingerprint and the
+  item table are unchanged), it just never appears in a sequence.
+
+  Raises:
+    ValueError: `max_interactions` is negative, 1 or 2 (the split needs 3
+      interactions per user), naming `data.max_user_interactions`.
+  """
+  if max_interactions < 0 or max_interactions in (1, 2):
+    raise ValueError(
+        f"data.max_user_interactions={max_interactions} must be 0 (off) or "
+        f">= {split.MIN_INTERACTIONS} (the leave-one-out split needs "
+        f"{split.MIN_INTERACTIONS} interactions per user)")
+  if not max_interactions:
+    return data
+  user_items, user_timestamps = split.truncate_users(
+      data.user_items, data.user_timestamps, max_interactions)
+  truncated = dataclasses.replace(data, user_items=user_items,
+                                  user_timestamps=user_timestamps)
+  used = (np.unique(np.concatenate(user_items)).size if user_items else 0)
+  logging.info(
+      "data.max_user_interactions=%d: kept %d of %d interactions (each "
+      "user's first %d); %d of %d items have none left and stay in the "
+      "catalogue.", max_interactions, truncated.num_interactions,
+      data.num_interactions, max_interactions, data.num_items - used,
+      data.num_items)
+  dataset.log_stats(f"{name} (first {max_interactions} per user)", truncated)
+  return truncated
 
 
 def data_config(name: str, data_dir: str = "", manual_dir: str = "",
-                min_user_interactions: int = 0, min_item_interactions: int = 0
+                min_user_interactions: int = 0, min_item_interactions: int = 0,
+                max_user_interactions: int = 0
                 ) -> ml_collections.ConfigDict:
   """A `config.data` block for `name` with the run recipes' defaults."""
   resolve(name)  # Fails early on an unknown name.
@@ -89,4 +139,5 @@ def data_config(name: str, data_dir: str = "", manual_dir: str = "",
       "register_checksums": False,
       "min_user_interactions": min_user_interactions,
       "min_item_interactions": min_item_interactions,
+      "max_user_interactions": max_user_interactions,
   })

@@ -42,6 +42,56 @@ def chronological_order(item_indices: np.ndarray,
   return item_indices[order].astype(np.int32)
 
 
+def first_interactions(items: np.ndarray, timestamps: np.ndarray,
+                       max_interactions: int) -> np.ndarray:
+  """Which rows are the user's first `max_interactions` in time order.
+
+  Time order is `chronological_order`'s: by timestamp, ties in file order.
+
+  Args:
+    items: [n] item indices in file order.
+    timestamps: [n] their timestamps.
+    max_interactions: how many rows to keep; 0 keeps all.
+
+  Returns:
+    [n] bool, True for the kept rows (in file order, so the kept rows still
+    sort to the first `max_interactions` of the whole history).
+  """
+  if max_interactions < 0:
+    raise ValueError(f"max_interactions must be >= 0 (0 = all), got "
+                     f"{max_interactions}")
+  if np.shape(items) != np.shape(timestamps):
+    raise ValueError(f"items {np.shape(items)} and timestamps "
+                     f"{np.shape(timestamps)} must have equal shapes")
+  if not max_interactions:
+    return np.ones(len(items), bool)
+  rows_in_time_order = chronological_order(np.arange(len(items)), timestamps)
+  keep = np.zeros(len(items), bool)
+  keep[rows_in_time_order[:max_interactions]] = True
+  return keep
+
+
+def truncate_users(user_items: Sequence[np.ndarray],
+                   user_timestamps: Sequence[np.ndarray],
+                   max_interactions: int
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+  """Each user's first `max_interactions` rows (0 = all), in file order.
+
+  Returns:
+    (user_items, user_timestamps): per user, the kept rows [min(n_u, max)]
+    of each, with their input dtypes.
+  """
+  if len(user_items) != len(user_timestamps):
+    raise ValueError(f"{len(user_items)} item lists but "
+                     f"{len(user_timestamps)} timestamp lists")
+  kept_items, kept_timestamps = [], []
+  for items, timestamps in zip(user_items, user_timestamps):
+    keep = first_interactions(items, timestamps, max_interactions)
+    kept_items.append(np.asarray(items)[keep])
+    kept_timestamps.append(np.asarray(timestamps)[keep])
+  return kept_items, kept_timestamps
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SplitData:
   """Leave-one-out split of the users with >= 3 interactions.
