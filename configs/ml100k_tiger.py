@@ -33,6 +33,8 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   # are removed until none is left.
   config.data.min_user_interactions = 0
   config.data.min_item_interactions = 0
+  # > 0: each user's first N interactions only (a sparse variant).
+  config.data.max_user_interactions = 0
 
   # Semantic IDs: residual k-means over item embeddings. MovieLens items
   # carry little text (a title, genres, a year), and IDs from it share
@@ -47,6 +49,8 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.tokenizer.balanced = True
 
   config.model = ml_collections.ConfigDict()
+  # decoder_only | item_level (jaxrec/models/generator.py).
+  config.model.family = "decoder_only"
   config.model.num_layers = 2
   config.model.num_heads = 4
   config.model.embed_dim = 128

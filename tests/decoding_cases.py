@@ -1,4 +1,4 @@
-"""Tiny catalogues, tiny random decoders and brute-force scoring for tests."""
+"""Tiny catalogues, tiny random generators and brute-force scoring for tests."""
 
 import functools
 import itertools
@@ -6,10 +6,14 @@ import math
 
 import jax
 import jax.numpy as jnp
+import flax.linen as nn
 import numpy as np
 from hypothesis import strategies as st
 
 from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import decoder_only
+from jaxrec.models import generator as generator_lib
+from jaxrec.models import item_level
 
 # Large enough for up to 3 levels of up to 4 codes, plus PAD.
 MODEL_VOCAB = 13
@@ -21,30 +25,53 @@ def token_offsets(codebook_sizes) -> tuple[int, ...]:
 
 def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
                vocab_size: int = MODEL_VOCAB, num_levels: int = 1,
-               tuple_buckets: int = 0):
-  """A tiny decoder; `scale` > 1 makes its distributions far from uniform.
+               tuple_buckets: int = 0, codebook_sizes=(3, 4, 2),
+               family: str = "decoder_only"):
+  """A tiny generator of `family` and its parameters.
 
-  With `tuple_buckets` > 0 it has the tuple embedding of items of
-  `num_levels` codes.
+  `scale` > 1 makes its distributions far from uniform. `codebook_sizes` is
+  the code layout its log-probs follow (tokens 1 + cumulative sizes); the
+  decoder-only softmax still runs over all `vocab_size` tokens. With
+  `tuple_buckets` > 0 it has the tuple embedding (of items of `num_levels`
+  codes for the decoder-only family, which needs it told).
   """
-  model = decoder_lib.Decoder(vocab_size=vocab_size, max_len=32,
-                              num_layers=num_layers, num_heads=2, embed_dim=16,
-                              mlp_dim=32, num_levels=num_levels,
-                              tuple_buckets=tuple_buckets)
-  tokens = jnp.zeros((1, 4), jnp.int32)
-  params = jax.jit(model.init)(jax.random.key(seed), tokens, tokens,
-                               decoder_lib.causal_mask(tokens >= 0))["params"]
+  codebook_sizes = tuple(codebook_sizes)
+  if family == "item_level":
+    vocab_size = 1 + sum(codebook_sizes)
+  layout = generator_lib.CodeLayout(codebook_sizes,
+                                    token_offsets(codebook_sizes), vocab_size)
+  if family == "decoder_only":
+    model = decoder_only.DecoderOnly(decoder_lib.Decoder(
+        vocab_size=vocab_size, max_len=32, num_layers=num_layers, num_heads=2,
+        embed_dim=16, mlp_dim=32, num_levels=num_levels,
+        tuple_buckets=tuple_buckets), layout)
+  else:
+    model = item_level.ItemLevel(item_level.ItemLevelNet(
+        codebook_sizes=codebook_sizes, token_offsets=layout.token_offsets,
+        vocab_size=vocab_size, max_items=8, num_layers=num_layers,
+        num_heads=2, embed_dim=16, mlp_dim=32, tuple_buckets=tuple_buckets),
+                                 layout)
+  params = jax.jit(model.init)(jax.random.key(seed))
+  params = nn.meta.unbox(params)
   return model, jax.tree.map(lambda p: p * scale, params)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _log_probs(model, params, tokens):
+def _decoder_log_probs(decoder, params, tokens):
   """Next-token log-probs [batch, len, vocab] of left-padded sequences."""
   valid = tokens > 0
-  logits, _ = model.apply({"params": params}, tokens,
-                          decoder_lib.positions_from_valid(valid),
-                          decoder_lib.causal_mask(valid))
+  logits, _ = decoder.apply({"params": params}, tokens,
+                            decoder_lib.positions_from_valid(valid),
+                            decoder_lib.causal_mask(valid))
   return jax.nn.log_softmax(logits)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _item_level_log_probs(net, params, tokens):
+  """Per level, log-probs [batch, K_l] of the last item's codes after the
+  items before it, from the teacher-forced training pass."""
+  return [jax.nn.log_softmax(logits[:, -1])
+          for logits in net.apply({"params": params}, tokens)]
 
 
 def brute_force_scores(model, params, histories, item_codes, offsets
@@ -53,7 +80,8 @@ def brute_force_scores(model, params, histories, item_codes, offsets
 
   histories: [num_users, hist_len] left-padded tokens (PAD = 0, at least one
   real token each). Returns [num_users, num_items] float64: the full sequence
-  history + item is run for every (user, item), with no cache and no sharing.
+  history + item goes through the model's training-time pass for every
+  (user, item), with no cache and no sharing.
   """
   histories = np.asarray(histories)
   codes = np.asarray(item_codes)
@@ -62,10 +90,19 @@ def brute_force_scores(model, params, histories, item_codes, offsets
   tokens = np.concatenate([
       np.repeat(histories, num_items, axis=0),
       np.tile(codes + np.asarray(offsets), (num_users, 1))], axis=1)
-  log_probs = np.asarray(_log_probs(model, params, tokens), np.float64)
-  steps = np.arange(num_levels)
-  rows = np.arange(len(tokens))[:, None]
-  scores = log_probs[rows, hist_len - 1 + steps, tokens[:, hist_len + steps]]
+  rows = np.arange(len(tokens))
+  if isinstance(model, item_level.ItemLevel):
+    item_codes_per_row = np.tile(codes, (num_users, 1))
+    scores = np.stack([
+        np.asarray(log_probs, np.float64)[rows, item_codes_per_row[:, level]]
+        for level, log_probs in enumerate(
+            _item_level_log_probs(model.net, params, tokens))], axis=1)
+  else:
+    log_probs = np.asarray(_decoder_log_probs(model.model, params, tokens),
+                           np.float64)
+    steps = np.arange(num_levels)
+    scores = log_probs[rows[:, None], hist_len - 1 + steps,
+                       tokens[:, hist_len + steps]]
   return scores.sum(axis=1).reshape(num_users, num_items)
 
 

@@ -38,13 +38,19 @@ def _exhaustive_top(scores, excluded):
   return order[:len(scores) - len(excluded)], scores
 
 
-@pytest.mark.parametrize("layout,tuple_buckets",
-                         [("csr", 0), ("dense", 0), ("csr", 5)])
-def test_beam_search_equals_exhaustive_search(layout, tuple_buckets):
+@pytest.mark.parametrize("family,layout,tuple_buckets",
+                         [("decoder_only", "csr", 0),
+                          ("decoder_only", "dense", 0),
+                          ("decoder_only", "csr", 5),
+                          ("item_level", "csr", 0),
+                          ("item_level", "dense", 5)])
+def test_beam_search_equals_exhaustive_search(family, layout, tuple_buckets):
   # With the tuple embedding, the history's items carry it in the cached
-  # prefill exactly as in the full sequences that brute force runs.
+  # prefill exactly as in the full sequences that brute force runs. Brute
+  # force scores through each family's training-time pass.
   model, params = decoding_cases.tiny_model(
-      seed=0, num_levels=len(CODEBOOK_SIZES), tuple_buckets=tuple_buckets)
+      seed=0, num_levels=len(CODEBOOK_SIZES), tuple_buckets=tuple_buckets,
+      family=family)
   item_codes = _catalogue()
   trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS, layout)
@@ -81,12 +87,14 @@ def test_narrow_beam_returns_distinct_valid_items():
 
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(decoding_cases.catalogues(), st.integers(0, 2**16), st.integers(1, 13),
-       st.booleans())
-def test_random_tries_and_models(catalogue, seed, beam, mask_history):
+       st.booleans(), st.sampled_from(["decoder_only", "item_level"]))
+def test_random_tries_and_models(catalogue, seed, beam, mask_history, family):
   """Always distinct, valid, unseen items; exhaustive when the beam covers."""
   item_codes, sizes = catalogue
   offsets = decoding_cases.token_offsets(sizes)
-  model, params = decoding_cases.tiny_model(seed, num_layers=1)
+  model, params = decoding_cases.tiny_model(seed, num_layers=1,
+                                            codebook_sizes=sizes,
+                                            family=family)
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets, layout="auto")
   rng = np.random.default_rng(seed)
@@ -134,8 +142,10 @@ def test_ties_go_to_the_smaller_code_tuple():
                                 np.tile(lexicographic[:3], (3, 1)))
 
 
-def test_unconstrained_search_over_every_tuple():
-  model, params = decoding_cases.tiny_model(seed=5, num_layers=1)
+@pytest.mark.parametrize("family", ["decoder_only", "item_level"])
+def test_unconstrained_search_over_every_tuple(family):
+  model, params = decoding_cases.tiny_model(seed=5, num_layers=1,
+                                            family=family)
   item_codes = _catalogue()
   trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS)

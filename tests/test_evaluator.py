@@ -44,12 +44,14 @@ def _ranker(model, vocab, num_devices, mode):
                           batch_size=8, mask_history=True, mode=mode)
 
 
+@pytest.mark.parametrize("family", ["decoder_only", "item_level"])
 @pytest.mark.parametrize("mode", ["beam", "exact"])
-def test_one_and_eight_devices_agree(mode):
+def test_one_and_eight_devices_agree(mode, family):
   assert jax.device_count() == 8
   vocab = _vocab()
-  model, params = decoding_cases.tiny_model(seed=2, num_layers=1,
-                                            vocab_size=vocab.vocab_size)
+  model, params = decoding_cases.tiny_model(
+      seed=2, num_layers=1, vocab_size=vocab.vocab_size,
+      codebook_sizes=vocab.codebook_sizes, family=family)
   eval_set = _eval_set(vocab.num_items)
   results = []
   for num_devices in (1, 8):

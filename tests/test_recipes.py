@@ -138,7 +138,7 @@ def test_recipe_trains_one_step(tmp_path, name):
   train_step = jax.jit(
       functools.partial(
           step_lib.train_step, model=experiment.model, tx=experiment.tx,
-          num_levels=vocab.num_levels, label_smoothing=0.0, dropout_seed=1),
+          label_smoothing=0.0, dropout_seed=1),
       in_shardings=(experiment.state_sharding, tokens_sharding))
   tokens = jax.device_put(next(batches)["tokens"], tokens_sharding)
   state, metrics = train_step(state, tokens)

@@ -16,15 +16,19 @@ from jaxrec import recipes
 from jaxrec.train import sharding as sharding_lib
 from jaxrec.train import state as state_lib
 from jaxrec.train import step as step_lib
-from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import generator as generator_lib
 
 NUM_LEVELS = 3
-WINDOW_TOKENS = 4 * NUM_LEVELS
+WINDOW_ITEMS = 4
+WINDOW_TOKENS = WINDOW_ITEMS * NUM_LEVELS
+# 24 tokens: PAD, then codebooks of 8, 8 and 7 codes.
+LAYOUT = generator_lib.CodeLayout((8, 8, 7), (1, 9, 17), 24)
 MESHES = [(8, 1, 1), (2, 4, 1), (2, 2, 2)]
 
 
-def _config(mesh_shape):
+def _config(mesh_shape, family="decoder_only"):
   config = recipes.load_recipe("configs/tiny.py")
+  config.model.family = family
   config.mesh.data, config.mesh.fsdp, config.mesh.tensor = mesh_shape
   config.model.num_heads = 4
   config.model.dropout_rate = 0.1
@@ -34,19 +38,18 @@ def _config(mesh_shape):
 def _setup(config, devices):
   mesh = sharding_lib.make_mesh(config.mesh, devices=devices)
   rules = sharding_lib.logical_rules(config.sharding_rules)
-  model = decoder_lib.build_decoder(config.model, vocab_size=24,
-                                    max_len=WINDOW_TOKENS)
+  model = generator_lib.build_generator(config.model, LAYOUT, WINDOW_ITEMS)
   tx = state_lib.make_optimizer(config.optimizer, num_train_steps=10)
-  tokens = jnp.zeros((1, WINDOW_TOKENS), jnp.int32)
-  example = (tokens, tokens, jnp.ones((1, WINDOW_TOKENS, WINDOW_TOKENS), bool))
   state, state_sharding = state_lib.create_train_state(
-      model, tx, mesh, rules, example, jax.random.key(0))
+      model.init, tx, mesh, rules, jax.random.key(0))
   return mesh, rules, model, tx, state, state_sharding
 
 
 def _tokens(batch_size=16, seed=0):
   rng = np.random.default_rng(seed)
-  tokens = rng.integers(1, 24, size=(batch_size, WINDOW_TOKENS))
+  codes = rng.integers(0, LAYOUT.codebook_sizes,
+                       size=(batch_size, WINDOW_ITEMS, NUM_LEVELS))
+  tokens = (codes + np.asarray(LAYOUT.token_offsets)).reshape(batch_size, -1)
   tokens[::3, -NUM_LEVELS:] = 0  # some right padding
   return tokens.astype(np.int32)
 
@@ -56,8 +59,7 @@ def _one_step(config, devices):
   tokens_sharding = sharding_lib.logical_sharding(mesh, rules, "batch", None)
   step = jax.jit(
       functools.partial(step_lib.train_step, model=model, tx=tx,
-                        num_levels=NUM_LEVELS, label_smoothing=0.1,
-                        dropout_seed=1),
+                        label_smoothing=0.1, dropout_seed=1),
       in_shardings=(state_sharding, tokens_sharding),
       out_shardings=(state_sharding, sharding_lib.replicated(mesh)),
       donate_argnums=0)
@@ -86,11 +88,8 @@ def test_parameters_carry_the_sharding_their_rules_say(mesh_shape):
     assert leaf.sharding.spec == spec, path
   # Every parameter has a logical name for each dimension, and its sharding
   # is what the rules make of those names.
-  model = decoder_lib.build_decoder(config.model, 24, WINDOW_TOKENS)
-  tokens = jnp.zeros((1, WINDOW_TOKENS), jnp.int32)
-  boxed = jax.eval_shape(lambda: model.init(
-      jax.random.key(0), tokens, tokens,
-      jnp.ones((1, WINDOW_TOKENS, WINDOW_TOKENS), bool)))["params"]
+  model = generator_lib.build_generator(config.model, LAYOUT, WINDOW_ITEMS)
+  boxed = jax.eval_shape(model.init, jax.random.key(0))
   names = jax.tree.leaves(nn.get_partition_spec(boxed),
                           is_leaf=lambda x: isinstance(x, P))
   leaves = jax.tree.leaves(params)
@@ -103,11 +102,12 @@ def test_parameters_carry_the_sharding_their_rules_say(mesh_shape):
         zip(sharding_lib.MESH_AXES, mesh_shape))
 
 
+@pytest.mark.parametrize("family", generator_lib.FAMILIES)
 @pytest.mark.parametrize("mesh_shape", MESHES)
-def test_one_step_matches_a_single_device(mesh_shape):
+def test_one_step_matches_a_single_device(mesh_shape, family):
   reference_state, reference_metrics = _one_step(
-      _config((1, 1, 1)), jax.devices()[:1])
-  state, metrics = _one_step(_config(mesh_shape), jax.devices())
+      _config((1, 1, 1), family), jax.devices()[:1])
+  state, metrics = _one_step(_config(mesh_shape, family), jax.devices())
   np.testing.assert_allclose(metrics["loss"], reference_metrics["loss"],
                              rtol=1e-5, atol=1e-5)
   jax.tree.map(

@@ -1,8 +1,9 @@
 """Beam search over code levels, constrained by the catalogue trie or not.
 
-The history is encoded once (`kv_cache.prefill`); then one step per code level
-runs only the token each beam chose at the previous level, attending to the
-history's cache and to its own cached tokens (`kv_cache.extend`).
+Model-agnostic: any `generator.Generator` encodes the history once
+(`prefill`); then one step per code level feeds only the code each beam chose
+at the previous level (`extend`), and beams are reordered with
+`generator.gather`.
 
 Constrained: at every level a beam may only take a code that leads to an item
 that exists and, when history masking is on, that still has an item the user
@@ -27,13 +28,9 @@ and `lax.top_k` puts the lower index first among equal values.
 import jax
 import jax.numpy as jnp
 
-from jaxrec.decoding import kv_cache
 from jaxrec.decoding import masking
 from jaxrec.decoding import trie as trie_lib
-# Kept importable from here for older callers.
-from jaxrec.decoding.masking import pad_seen_items  # noqa: F401
-from jaxrec.decoding.trie import DeviceTrie  # noqa: F401
-from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import generator as generator_lib
 
 Array = jax.Array
 
@@ -62,7 +59,8 @@ def _level_candidates(trie: trie_lib.DeviceTrie, depth: int, nodes: Array,
                       constrained: bool) -> tuple[Array, Array, Array, Array]:
   """Candidates of every beam at one level: children, codes, log-probs, valid.
 
-  nodes: [batch, beams]; level_log_probs: [batch, beams, codebook_size].
+  nodes: [batch, beams]; level_log_probs: [batch, beams, codebook_size], the
+  level's log-probs.
   Returns four [batch, beams, width] arrays.
   """
   if not constrained:
@@ -78,14 +76,15 @@ def _level_candidates(trie: trie_lib.DeviceTrie, depth: int, nodes: Array,
   return children, codes, level_log_probs, valid
 
 
-def beam_search(model: decoder_lib.Decoder, params, trie: trie_lib.DeviceTrie,
+def beam_search(model: generator_lib.Generator, params,
+                trie: trie_lib.DeviceTrie,
                 history_tokens: Array, seen_items: Array | None,
                 beam_size: int, *, constrained: bool = True
                 ) -> tuple[Array, Array]:
   """Top `beam_size` items for each history.
 
   Args:
-    model, params: the decoder and its parameters.
+    model, params: the generator and its parameters.
     trie: the catalogue's trie on device.
     history_tokens: [batch, hist_len] left-padded history tokens (PAD = 0).
     seen_items: [batch, max_seen] items to exclude (-1 padding), or None to
@@ -98,7 +97,7 @@ def beam_search(model: decoder_lib.Decoder, params, trie: trie_lib.DeviceTrie,
     unconstrained, where the generated tuple is no item; and their scores
     [batch, beam_size] float32 (summed log-probabilities).
   """
-  first_log_probs, history = kv_cache.prefill(model, params, history_tokens)
+  first_log_probs, history = model.prefill(params, history_tokens)
   batch = history_tokens.shape[0]
   seen_ranks = None
   if constrained and seen_items is not None:
@@ -106,17 +105,14 @@ def beam_search(model: decoder_lib.Decoder, params, trie: trie_lib.DeviceTrie,
   nodes = jnp.zeros((batch, 1), jnp.int32)  # one beam at the root
   scores = jnp.zeros((batch, 1), jnp.float32)
   paths = jnp.zeros((batch, 1, 0), jnp.int32)
-  own_kv, log_probs = None, first_log_probs[:, None]
+  continuation, log_probs = None, first_log_probs[:, None]
 
   for depth in range(trie.num_levels):
-    offset, size = trie.token_offsets[depth], trie.codebook_sizes[depth]
     if depth:
-      tokens = paths[:, :, -1] + trie.token_offsets[depth - 1]
-      log_probs, own_kv = kv_cache.extend(model, params, history, tokens,
-                                          own_kv)
+      log_probs, continuation = model.extend(
+          params, history, continuation, paths[:, :, -1], depth - 1)
     children, codes, code_log_probs, valid = _level_candidates(
-        trie, depth, nodes, log_probs[..., offset:offset + size], seen_ranks,
-        constrained)
+        trie, depth, nodes, log_probs, seen_ranks, constrained)
     num_beams, width = children.shape[1:]
     totals = jnp.where(valid, scores[..., None] + code_log_probs, -jnp.inf)
     last = depth == trie.num_levels - 1
@@ -129,8 +125,8 @@ def beam_search(model: decoder_lib.Decoder, params, trie: trie_lib.DeviceTrie,
     paths = jnp.concatenate([
         jnp.take_along_axis(paths, parent[..., None], axis=1),
         chosen[..., None]], axis=-1)
-    if own_kv is not None:
-      own_kv = kv_cache.reorder(own_kv, parent)
+    if continuation is not None:
+      continuation = generator_lib.gather(continuation, parent)
 
   leaves = nodes if constrained else trie_lib.find_leaves(trie, paths)
   found = jnp.isfinite(scores) & (leaves >= 0)

@@ -1,6 +1,6 @@
 """Train state, optimizer, and sharded initialisation."""
 
-from typing import Any
+from typing import Any, Callable
 
 import flax
 import flax.linen as nn
@@ -38,24 +38,21 @@ def make_optimizer(optimizer_config, num_train_steps: int
                   weight_decay=optimizer_config.weight_decay, mask=decay_mask))
 
 
-def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
-                       mesh: Mesh, rules, example_inputs: tuple, rng: jax.Array
-                       ) -> tuple[TrainState, Any]:
+def create_train_state(init_params: Callable[[jax.Array], Any],
+                       tx: optax.GradientTransformation, mesh: Mesh, rules,
+                       rng: jax.Array) -> tuple[TrainState, Any]:
   """Initialises the state directly in its sharded layout.
 
   Args:
-    model: the Flax module; its parameters carry logical axis names.
+    init_params: key -> parameters boxed with logical axis names (e.g. a
+      generator's `init`).
     tx: the optimizer.
     mesh, rules: where the logical names go.
-    example_inputs: positional arguments for `model.init` (shapes only matter).
     rng: the parameter initialisation key.
 
   Returns:
     The state, and its sharding (a TrainState of NamedShardings).
   """
-  def init_params(key):
-    return model.init(key, *example_inputs)["params"]
-
   def init_state(key):
     params = nn.meta.unbox(init_params(key))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,

@@ -5,13 +5,12 @@ import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
 
 from jaxrec.evaluation import evaluator as evaluator_lib
-from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import generator as generator_lib
 from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import input_pipeline
 from jaxrec.train import metric_writer as metric_writer_lib
@@ -31,7 +30,7 @@ class PreemptedError(RuntimeError):
 @dataclasses.dataclass
 class Experiment:
   """What training and evaluation share: the model and where it lives."""
-  model: decoder_lib.Decoder
+  model: generator_lib.Generator
   mesh: jax.sharding.Mesh
   rules: tuple
   tx: object
@@ -54,14 +53,12 @@ def build_experiment(config: ml_collections.ConfigDict, vocab,
   """
   mesh = sharding_lib.make_mesh(config.mesh, devices=devices)
   rules = sharding_lib.logical_rules(config.sharding_rules)
-  max_len = window_tokens(config, vocab.num_levels)
-  model = decoder_lib.build_decoder(config.model, vocab.vocab_size, max_len,
-                                    vocab.num_levels)
+  model = generator_lib.build_generator(
+      config.model, generator_lib.CodeLayout.of(vocab),
+      max_items=config.data.max_history + 1)
   tx = state_lib.make_optimizer(config.optimizer, config.train.num_steps)
-  example = (jnp.zeros((1, max_len), jnp.int32), jnp.zeros((1, max_len), jnp.int32),
-             jnp.ones((1, max_len, max_len), bool))
   state, state_sharding = state_lib.create_train_state(
-      model, tx, mesh, rules, example, jax.random.key(config.seed))
+      model.init, tx, mesh, rules, jax.random.key(config.seed))
   abstract_state = jax.tree.map(
       lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
       state, state_sharding)
@@ -74,12 +71,12 @@ def build_experiment(config: ml_collections.ConfigDict, vocab,
   return experiment, state
 
 
-def _compile_train_step(config, experiment: Experiment, num_levels: int):
+def _compile_train_step(config, experiment: Experiment):
   tokens_sharding = sharding_lib.logical_sharding(
       experiment.mesh, experiment.rules, "batch", None)
   step_fn = functools.partial(
       step_lib.train_step, model=experiment.model, tx=experiment.tx,
-      num_levels=num_levels, label_smoothing=config.train.label_smoothing,
+      label_smoothing=config.train.label_smoothing,
       dropout_seed=config.seed + 1)
   jitted = jax.jit(step_fn,
                    in_shardings=(experiment.state_sharding, tokens_sharding),
@@ -118,8 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if start_step:
     logging.info("[train] resuming from the checkpoint at step %d", start_step)
     state = restored
-  train_step, tokens_sharding = _compile_train_step(config, experiment,
-                                                    vocab.num_levels)
+  train_step, tokens_sharding = _compile_train_step(config, experiment)
   writer = metric_writer_lib.MetricWriter(workdir, resume_step=start_step)
   profiler = _StepProfiler(train_config, workdir)
   num_steps = train_config.num_steps

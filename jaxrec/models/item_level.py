@@ -1,0 +1,229 @@
+"""The `item_level` family: one Transformer position per history item.
+
+As in RPG, MARIUS or HSTU with semantic IDs: each history item enters as the
+sum of its code tokens' embeddings (plus, optionally, a hashed embedding of
+its whole code tuple), and a causal Transformer runs over items, so every item
+of a training window is a target in one pass and the sequence is L times
+shorter than the decoder-only family's. A light code head turns a position's
+state into the next item's codes, level by level:
+
+  u_0 = g_0(h)                    h: the Transformer's state after the history
+  p(c_l | h, c_<l) = softmax(out_l(u_l))   over level l's K_l codes
+  u_{l+1} = g_{l+1}(u_l + E[c_l])
+
+where g_l is a residual MLP block and out_l a layer norm followed by the dot
+product with level l's code embeddings E (tied with the input embeddings) plus
+a bias. Decoding keeps only u (`[batch, Q, embed]`) per continuation, so a
+beam step costs one small MLP, not a Transformer pass.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import generator
+
+Array = jax.Array
+_partitioned = decoder_lib._partitioned  # pylint: disable=protected-access
+_layer_norm = decoder_lib._layer_norm  # pylint: disable=protected-access
+
+
+def item_tuple_ids(item_tokens: Array, num_buckets: int) -> Array:
+  """Hashed id of each item's whole token tuple: [..., L] -> [...] int32.
+
+  -1 where the item is padding (its tokens are 0).
+  """
+  hashed = jnp.zeros(item_tokens.shape[:-1], jnp.uint32)
+  for level in range(item_tokens.shape[-1]):
+    hashed = hashed * jnp.uint32(1_000_003) + item_tokens[..., level].astype(
+        jnp.uint32)
+  bucket = (hashed % jnp.uint32(num_buckets)).astype(jnp.int32)
+  return jnp.where(item_tokens[..., 0] != 0, bucket, -1)
+
+
+class ItemLevelNet(nn.Module):
+  """The network: item encoder (`encode`) and code head (`head`, `logits`).
+
+  Attributes:
+    codebook_sizes, token_offsets: the code layout (see `CodeLayout`).
+    vocab_size: number of code tokens (PAD included).
+    max_items: longest item sequence (position embeddings).
+    num_layers, num_heads, embed_dim, mlp_dim, dropout_rate, dtype: the
+      Transformer over items.
+    head_mlp_dim: hidden width of each level's residual MLP in the code head
+      (0: embed_dim).
+    tuple_buckets: > 0 adds a hashed whole-tuple embedding to each item.
+  """
+
+  codebook_sizes: tuple[int, ...]
+  token_offsets: tuple[int, ...]
+  vocab_size: int
+  max_items: int
+  num_layers: int
+  num_heads: int
+  embed_dim: int
+  mlp_dim: int
+  dropout_rate: float = 0.0
+  dtype: jnp.dtype = jnp.float32
+  head_mlp_dim: int = 0
+  tuple_buckets: int = 0
+
+  def setup(self):
+    if self.embed_dim % self.num_heads:
+      raise ValueError(f"embed_dim {self.embed_dim} is not divisible by "
+                       f"num_heads {self.num_heads}")
+    embed_init = decoder_lib._EMBED_INIT  # pylint: disable=protected-access
+    self.code_embed = nn.Embed(
+        self.vocab_size, self.embed_dim,
+        embedding_init=_partitioned(embed_init, ("vocab", "embed")))
+    self.position_embed = nn.Embed(
+        self.max_items, self.embed_dim,
+        embedding_init=_partitioned(embed_init, ("position", "embed")))
+    if self.tuple_buckets:
+      self.tuple_embed = nn.Embed(
+          self.tuple_buckets, self.embed_dim,
+          embedding_init=_partitioned(embed_init, ("vocab", "embed")))
+    self.blocks = [decoder_lib.DecoderBlock(
+        self.num_heads, self.mlp_dim, self.dropout_rate, self.dtype,
+        name=f"block_{layer}") for layer in range(self.num_layers)]
+    self.final_norm = _layer_norm(self.dtype, "final_norm")
+    self.input_dropout = nn.Dropout(self.dropout_rate)
+    num_levels = len(self.codebook_sizes)
+    self.head_norms = [_layer_norm(self.dtype, f"head_norm_{level}")
+                       for level in range(num_levels)]
+    self.head_mlps = [decoder_lib.MlpBlock(
+        self.head_mlp_dim or self.embed_dim, self.dropout_rate, self.dtype,
+        name=f"head_mlp_{level}")
+                      for level in range(num_levels)]
+    self.out_norms = [_layer_norm(self.dtype, f"out_norm_{level}")
+                      for level in range(num_levels)]
+    self.out_bias = [self.param(
+        f"out_bias_{level}", _partitioned(nn.initializers.zeros, ("vocab",)),
+        (size,)) for level, size in enumerate(self.codebook_sizes)]
+
+  def encode(self, tokens: Array, deterministic: bool = True) -> Array:
+    """Item sequences [batch, n * L] (whole items, PAD = 0, left- or
+    right-padded) -> each position's state [batch, n, embed]."""
+    num_levels = len(self.codebook_sizes)
+    items = tokens.reshape(tokens.shape[0], -1, num_levels)
+    valid = items[..., 0] != 0
+    x = jnp.where(valid[..., None], self.code_embed(items).sum(axis=-2), 0.0)
+    x = x + self.position_embed(decoder_lib.positions_from_valid(valid))
+    if self.tuple_buckets:
+      ids = item_tuple_ids(items, self.tuple_buckets)
+      x = x + jnp.where((ids >= 0)[..., None],
+                        self.tuple_embed(jnp.maximum(ids, 0)), 0.0)
+    x = self.input_dropout(x.astype(self.dtype), deterministic=deterministic)
+    mask = decoder_lib.causal_mask(valid)
+    for block in self.blocks:
+      x, _ = block(x, mask, None, deterministic)
+    return self.final_norm(x)
+
+  def head(self, state: Array, level: int, deterministic: bool = True
+           ) -> Array:
+    """g_level: a residual MLP block, [..., embed] -> [..., embed]."""
+    return state + self.head_mlps[level](self.head_norms[level](state),
+                                         deterministic)
+
+  def feed(self, state: Array, codes: Array, level: int) -> Array:
+    """u_level + E[c_level]: [..., embed] and codes [...] -> [..., embed]."""
+    return state + self.code_embed(codes + self.token_offsets[level]).astype(
+        state.dtype)
+
+  def logits(self, state: Array, level: int) -> Array:
+    """out_level: [..., embed] -> level logits [..., K_level] float32."""
+    offset, size = self.token_offsets[level], self.codebook_sizes[level]
+    table = self.code_embed.embedding[offset:offset + size]
+    hidden = self.out_norms[level](state).astype(jnp.float32)
+    return hidden @ table.T.astype(jnp.float32) + self.out_bias[level]
+
+  def __call__(self, tokens: Array, deterministic: bool = True) -> list[Array]:
+    """Teacher-forced logits of every item's codes after the items before it.
+
+    tokens: [batch, n * L]. Returns per level l the logits [batch, n - 1, K_l]
+    of item i + 1's level-l code from position i (given its codes < l).
+    """
+    num_levels = len(self.codebook_sizes)
+    states = self.encode(tokens, deterministic)[:, :-1]
+    items = tokens.reshape(tokens.shape[0], -1, num_levels)[:, 1:]
+    logits = []
+    for level in range(num_levels):
+      states = self.head(states, level, deterministic)
+      logits.append(self.logits(states, level))
+      if level + 1 < num_levels:
+        codes = jnp.maximum(items[..., level] - self.token_offsets[level], 0)
+        states = self.feed(states, codes, level)
+    return logits
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemLevel(generator.Generator):
+  """A `generator.Generator` over `ItemLevelNet`."""
+
+  net: ItemLevelNet
+  layout: generator.CodeLayout
+
+  @classmethod
+  def from_config(cls, model_config: ml_collections.ConfigDict,
+                  layout: generator.CodeLayout, max_items: int
+                  ) -> "ItemLevel":
+    net = ItemLevelNet(
+        codebook_sizes=layout.codebook_sizes,
+        token_offsets=layout.token_offsets,
+        vocab_size=layout.vocab_size,
+        max_items=max_items,
+        num_layers=model_config.num_layers,
+        num_heads=model_config.num_heads,
+        embed_dim=model_config.embed_dim,
+        mlp_dim=model_config.mlp_dim,
+        dropout_rate=model_config.dropout_rate,
+        dtype=jnp.dtype(model_config.dtype),
+        head_mlp_dim=model_config.get("head_mlp_dim", 0),
+        tuple_buckets=model_config.get("tuple_buckets", 0))
+    return cls(net, layout)
+
+  def init(self, rng: Array):
+    tokens = jnp.zeros((1, self.net.max_items * self.num_levels), jnp.int32)
+    return self.net.init(rng, tokens)["params"]
+
+  def window_loss(self, params, tokens: Array, *, label_smoothing: float,
+                  dropout_rng: Array) -> tuple[Array, Array]:
+    logits = self.net.apply({"params": params}, tokens, deterministic=False,
+                            rngs={"dropout": dropout_rng})
+    targets = tokens.reshape(tokens.shape[0], -1, self.num_levels)[:, 1:]
+    weights = (targets[..., 0] != 0).astype(jnp.float32)  # [batch, n - 1]
+    total = 0.0
+    for level, level_logits in enumerate(logits):
+      codes = jnp.maximum(targets[..., level] - self.layout.token_offsets[level],
+                          0)
+      labels = optax.smooth_labels(
+          jax.nn.one_hot(codes, level_logits.shape[-1]), label_smoothing)
+      total += (optax.softmax_cross_entropy(level_logits, labels) *
+                weights).sum()
+    num_targets = weights.sum() * self.num_levels
+    return total / jnp.maximum(num_targets, 1.0), num_targets
+
+  def prefill(self, params, history_tokens: Array) -> tuple[Array, Array]:
+    def first_level(net, tokens):
+      state = net.head(net.encode(tokens)[:, -1], 0)
+      return net.logits(state, 0), state
+    logits, state = self.net.apply({"params": params}, history_tokens,
+                                   method=first_level)
+    return jax.nn.log_softmax(logits), state
+
+  def extend(self, params, history: Array, continuation: Array | None,
+             codes: Array, depth: int) -> tuple[Array, Array]:
+    if continuation is None:
+      continuation = jnp.broadcast_to(
+          history[:, None], (codes.shape[0], codes.shape[1]) + history.shape[1:])
+    def next_level(net, state, codes):
+      state = net.head(net.feed(state, codes, depth), depth + 1)
+      return net.logits(state, depth + 1), state
+    logits, state = self.net.apply({"params": params}, continuation, codes,
+                                   method=next_level)
+    return jax.nn.log_softmax(logits), state
