@@ -34,9 +34,10 @@ from absl import app
 from absl import flags
 
 from jaxrec.decoding import beam_search as beam_search_lib
-from jaxrec.decoding import kv_cache
 from jaxrec.decoding import trie as trie_lib
 from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import decoder_only
+from jaxrec.models import generator as generator_lib
 from jaxrec.semantic_ids import collisions
 
 _SIZES = flags.DEFINE_list("sizes", ["10000", "100000", "1000000"],
@@ -65,47 +66,43 @@ def synthetic_codes(num_items: int, rng: np.random.Generator
   return codes, (CODEBOOK,) * LEVELS + (extra,)
 
 
-def make_model(vocab_size: int, max_len: int, seed: int):
-  model = decoder_lib.Decoder(vocab_size=vocab_size, max_len=max_len,
-                              num_layers=4, num_heads=4, embed_dim=128,
-                              mlp_dim=512)
-  tokens = jnp.zeros((1, 4), jnp.int32)
-  params = jax.jit(model.init)(jax.random.key(seed), tokens, tokens,
-                               decoder_lib.causal_mask(tokens >= 0))["params"]
+def make_model(layout: generator_lib.CodeLayout, max_len: int, seed: int):
+  """A random decoder-only generator and its parameters."""
+  model = decoder_only.DecoderOnly(decoder_lib.Decoder(
+      vocab_size=layout.vocab_size, max_len=max_len, num_layers=4,
+      num_heads=4, embed_dim=128, mlp_dim=512), layout)
+  params = jax.jit(model.init)(jax.random.key(seed))
   return model, params
 
 
 def naive_beam_search(model, params, item_codes: jax.Array,
-                      history_tokens: jax.Array, *, token_offsets,
-                      codebook_sizes, beam_size: int
-                      ) -> tuple[jax.Array, jax.Array]:
+                      history_tokens: jax.Array, *, codebook_sizes,
+                      beam_size: int) -> tuple[jax.Array, jax.Array]:
   """Beam search whose validity check scans the whole [N, L] code table."""
-  log_probs, history = kv_cache.prefill(model, params, history_tokens)
+  log_probs, history = model.prefill(params, history_tokens)
   batch = history_tokens.shape[0]
   scores = jnp.zeros((batch, 1))
   paths = jnp.zeros((batch, 1, 0), jnp.int32)
-  own_kv, log_probs = None, log_probs[:, None]
+  continuation, log_probs = None, log_probs[:, None]
   for depth, size in enumerate(codebook_sizes):
-    offset = token_offsets[depth]
     if depth:
-      log_probs, own_kv = kv_cache.extend(
-          model, params, history,
-          paths[:, :, -1] + token_offsets[depth - 1], own_kv)
+      log_probs, continuation = model.extend(
+          params, history, continuation, paths[:, :, -1], depth - 1)
     # [batch, beams, N]: rows of the table that extend each beam's prefix.
     match = jnp.all(item_codes[None, None, :, :depth] == paths[:, :, None],
                     axis=-1)
     allowed = jax.vmap(jax.vmap(
         lambda row: jnp.zeros(size, bool).at[item_codes[:, depth]].max(row)
     ))(match)
-    totals = jnp.where(allowed, scores[..., None] +
-                       log_probs[..., offset:offset + size], -jnp.inf)
+    totals = jnp.where(allowed, scores[..., None] + log_probs, -jnp.inf)
     beams = totals.shape[1]
     scores, index = jax.lax.top_k(totals.reshape(batch, -1), beam_size)
     parent, code = index // size, index % size
     paths = jnp.concatenate([jnp.take_along_axis(paths, parent[..., None], 1),
                              code[..., None]], axis=-1)
-    if own_kv is not None:
-      own_kv = kv_cache.reorder(own_kv, jnp.minimum(parent, beams - 1))
+    if continuation is not None:
+      continuation = generator_lib.gather(continuation,
+                                          jnp.minimum(parent, beams - 1))
   return paths, scores
 
 
@@ -133,15 +130,16 @@ class Run:
     return self.users_per_call / float(np.mean(self.best))
 
 
-def decoder_only(model, params, trie, history_tokens, seen_items, beam_size):
-  """The decoder work of a beam search alone (prefill and one step per
-  level after the first), with no trie: the floor any search pays."""
+def model_alone(model, params, trie, history_tokens, seen_items, beam_size):
+  """The model work of a beam search alone (prefill and one step per level
+  after the first), with no trie: the floor any search pays."""
   del seen_items
-  log_probs, history = kv_cache.prefill(model, params, history_tokens)
-  tokens = jnp.ones((history_tokens.shape[0], beam_size), jnp.int32)
-  own_kv, total = None, log_probs.sum()
-  for _ in range(trie.num_levels - 1):
-    log_probs, own_kv = kv_cache.extend(model, params, history, tokens, own_kv)
+  log_probs, history = model.prefill(params, history_tokens)
+  codes = jnp.zeros((history_tokens.shape[0], beam_size), jnp.int32)
+  continuation, total = None, log_probs.sum()
+  for depth in range(trie.num_levels - 1):
+    log_probs, continuation = model.extend(params, history, continuation,
+                                           codes, depth)
     total += log_probs.sum()
   return total
 
@@ -181,7 +179,8 @@ def prepare_size(num_items: int, rng: np.random.Generator) -> list[Run]:
   trie = trie_lib.build_trie(codes, sizes)
   print(f"\n== {num_items:,} items, codebooks {list(sizes)} ==")
   print(trie_report(trie, time.perf_counter() - start))
-  model, params = make_model(1 + sum(sizes), (_HISTORY.value + 1) * len(sizes),
+  layout = generator_lib.CodeLayout(sizes, offsets, 1 + sum(sizes))
+  model, params = make_model(layout, (_HISTORY.value + 1) * len(sizes),
                              _SEED.value)
   batches = user_batches(rng, codes + np.asarray(offsets), num_items,
                          _BATCH_SIZE.value, _NUM_BATCHES.value)
@@ -192,7 +191,7 @@ def prepare_size(num_items: int, rng: np.random.Generator) -> list[Run]:
         trie, offsets, "csr" if layout == "decoder" else layout)
     if layout != "decoder":
       print(f"  {layout} trie on device: {device_trie.nbytes / 2**20:.1f} MiB")
-    fn = decoder_only if layout == "decoder" else beam_search_lib.beam_search
+    fn = model_alone if layout == "decoder" else beam_search_lib.beam_search
     calls = [(params, device_trie) + b for b in batches]
     runs.append(Run(num_items, layout, _compiled(
         functools.partial(fn, model, beam_size=beam), calls), calls,
@@ -201,8 +200,8 @@ def prepare_size(num_items: int, rng: np.random.Generator) -> list[Run]:
     table = jnp.asarray(codes)
     calls = [(params, table, h[:_NAIVE_BATCH_SIZE.value])
              for h, _ in batches[:1]]
-    naive = functools.partial(naive_beam_search, model, token_offsets=offsets,
-                              codebook_sizes=sizes, beam_size=beam)
+    naive = functools.partial(naive_beam_search, model, codebook_sizes=sizes,
+                              beam_size=beam)
     runs.append(Run(num_items, "naive", _compiled(naive, calls), calls,
                     _NAIVE_BATCH_SIZE.value))
   return runs

@@ -1,11 +1,22 @@
 r"""Training throughput and model-FLOPs utilisation (MFU) on this machine.
 
-  python benchmarks/train_bench.py [--steps=20] [--models=tiger,large]
+  python benchmarks/train_bench.py [--steps=20] \
+      [--models=tiger,large,decoder_only_h50,item_level_h50]
+
+For each model: milliseconds per step, sequence positions per second, target
+items per second (every item of a window but the first is a target, as in
+training), GFLOP/s and MFU. `decoder_only_h50` and `item_level_h50` are the
+two model families at equal width and depth (the default ML-100K recipe's:
+2 layers, d_model 128) on windows of history 50: the decoder-only family runs
+one position per code token (51 items x 4 codes), the item-level family one
+per item.
 
 The peak is measured in the same run: the best float32 matmul rate of
 `jnp.dot` on square matrices. Model FLOPs count the matmuls of a training step
 (forward + backward = 3 x forward): the dense layers, the attention scores and
-values over the full (masked) sequence, and the tied output projection.
+values over the full (masked) sequence, and the output projection (the tied
+token projection; for the item-level family its code head: a residual MLP
+and the level's codes per level).
 """
 
 import functools
@@ -18,21 +29,28 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import generator as generator_lib
 from jaxrec.train import sharding as sharding_lib
 from jaxrec.train import state as state_lib
 from jaxrec.train import step as step_lib
 
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per model.")
-_MODELS = flags.DEFINE_list("models", ["tiger", "large"], "Models to time.")
+_MODELS = flags.DEFINE_list(
+    "models", ["tiger", "large", "decoder_only_h50", "item_level_h50"],
+    "Models to time.")
 _PROFILE_DIR = flags.DEFINE_string(
     "profile_dir", "", "If set, a jax.profiler trace of 3 steps per model.")
 
-VOCAB_SIZE = 1 + 3 * 256 + 8   # 3 x 256 codes plus a collision level
+LAYOUT = generator_lib.CodeLayout(  # 3 x 256 codes plus a collision level
+    codebook_sizes=(256, 256, 256, 8), token_offsets=(1, 257, 513, 769),
+    vocab_size=1 + 3 * 256 + 8)
+NUM_LEVELS = LAYOUT.num_levels
 MODELS = {
-    # name: (layers, embed, mlp, heads, batch, sequence length)
-    "tiger": (4, 128, 512, 4, 64, 84),     # TIGER size, 21 items x 4 codes
-    "large": (8, 512, 2048, 8, 16, 128),
+    # name: (family, layers, embed, mlp, heads, batch, window items)
+    "tiger": ("decoder_only", 4, 128, 512, 4, 64, 21),  # TIGER size
+    "large": ("decoder_only", 8, 512, 2048, 8, 16, 32),
+    "decoder_only_h50": ("decoder_only", 2, 128, 512, 4, 64, 51),
+    "item_level_h50": ("item_level", 2, 128, 512, 4, 64, 51),
 }
 
 
@@ -53,37 +71,44 @@ def measured_matmul_peak(sizes=(1024, 2048, 3072), repeats=5) -> float:
   return best
 
 
-def train_flops_per_step(layers, embed, mlp, batch, length) -> float:
-  dense = layers * (4 * embed * embed + 2 * embed * mlp) + VOCAB_SIZE * embed
-  attention = layers * 2 * length * embed     # q.k and weights.v per token
+def train_flops_per_step(family, layers, embed, mlp, batch, length) -> float:
+  """Matmul FLOPs of one step; `length` = positions per window."""
+  dense = layers * (4 * embed * embed + 2 * embed * mlp)
+  if family == "item_level":  # per level: residual MLP (embed wide) + codes
+    dense += sum(2 * embed * embed + size * embed
+                 for size in LAYOUT.codebook_sizes)
+  else:
+    dense += LAYOUT.vocab_size * embed
+  attention = layers * 2 * length * embed     # q.k and weights.v per position
   forward = 2 * (dense + attention) * batch * length
   return 3 * forward
 
 
 def time_model(name: str) -> dict:
-  layers, embed, mlp, heads, batch, length = MODELS[name]
+  family, layers, embed, mlp, heads, batch, window_items = MODELS[name]
   model_config = ml_collections.ConfigDict(dict(
-      num_layers=layers, num_heads=heads, embed_dim=embed, mlp_dim=mlp,
-      dropout_rate=0.1, dtype="float32"))
+      family=family, num_layers=layers, num_heads=heads, embed_dim=embed,
+      mlp_dim=mlp, dropout_rate=0.1, dtype="float32"))
   optimizer_config = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=10, end_lr_ratio=0.01, b1=0.9, b2=0.98,
       weight_decay=0.1, grad_clip_norm=1.0))
   mesh = sharding_lib.make_mesh(ml_collections.ConfigDict(
       dict(data=-1, fsdp=1, tensor=1)))
   rules = sharding_lib.logical_rules([("batch", "data")])
-  model = decoder_lib.build_decoder(model_config, VOCAB_SIZE, length + 1)
+  model = generator_lib.build_generator(model_config, LAYOUT, window_items)
   tx = state_lib.make_optimizer(optimizer_config, 1000)
-  example = (jnp.zeros((1, length), jnp.int32), jnp.zeros((1, length), jnp.int32),
-             jnp.ones((1, length, length), bool))
   state, state_sharding = state_lib.create_train_state(
-      model, tx, mesh, rules, example, jax.random.key(0))
+      model.init, tx, mesh, rules, jax.random.key(0))
   tokens_sharding = sharding_lib.logical_sharding(mesh, rules, "batch", None)
   train_step = jax.jit(
-      functools.partial(step_lib.train_step, model=model, tx=tx, num_levels=4,
+      functools.partial(step_lib.train_step, model=model, tx=tx,
                         label_smoothing=0.0, dropout_seed=0),
       in_shardings=(state_sharding, tokens_sharding), donate_argnums=0)
-  tokens = jax.device_put(np.random.default_rng(0).integers(
-      1, VOCAB_SIZE, (batch, length + 1)).astype(np.int32), tokens_sharding)
+  codes = np.random.default_rng(0).integers(
+      0, LAYOUT.codebook_sizes, (batch, window_items, NUM_LEVELS))
+  tokens = jax.device_put(
+      (codes + np.asarray(LAYOUT.token_offsets)).reshape(batch, -1).astype(
+          np.int32), tokens_sharding)
   for _ in range(3):  # compile and warm up
     state, metrics = train_step(state, tokens)
   jax.block_until_ready(metrics)
@@ -98,12 +123,15 @@ def time_model(name: str) -> dict:
   jax.block_until_ready(metrics)
   seconds = (time.perf_counter() - start) / _STEPS.value
   num_params = sum(x.size for x in jax.tree.leaves(state.params))
+  length = window_items * (1 if family == "item_level" else NUM_LEVELS)
+  unit = "items" if family == "item_level" else "tokens"
   return dict(name=name, params=num_params, seconds=seconds,
-              tokens_per_sec=batch * length / seconds,
-              flops_per_sec=train_flops_per_step(layers, embed, mlp, batch,
-                                                 length) / seconds,
-              shape=f"{layers} layers, d_model {embed}, batch {batch} x "
-                    f"{length} tokens")
+              positions_per_sec=batch * length / seconds,
+              targets_per_sec=batch * (window_items - 1) / seconds,
+              flops_per_sec=train_flops_per_step(family, layers, embed, mlp,
+                                                 batch, length) / seconds,
+              shape=f"{family}, {layers} layers, d_model {embed}, batch "
+                    f"{batch} x {length} {unit}")
 
 
 def main(argv):
@@ -112,13 +140,14 @@ def main(argv):
         f"({jax.devices()[0].device_kind})")
   peak = measured_matmul_peak()
   print(f"measured float32 matmul peak: {peak / 1e9:.1f} GFLOP/s")
-  print("| model | shape | params | ms/step | tokens/s | GFLOP/s | MFU |")
-  print("|---|---|---|---|---|---|---|")
+  print("| model | shape | params | ms/step | positions/s | target items/s "
+        "| GFLOP/s | MFU |")
+  print("|---|---|---|---|---|---|---|---|")
   for name in _MODELS.value:
     r = time_model(name)
     print(f"| {r['name']} | {r['shape']} | {r['params'] / 1e6:.2f}M | "
-          f"{r['seconds'] * 1e3:.1f} | {r['tokens_per_sec']:.0f} | "
-          f"{r['flops_per_sec'] / 1e9:.1f} | "
+          f"{r['seconds'] * 1e3:.1f} | {r['positions_per_sec']:.0f} | "
+          f"{r['targets_per_sec']:.0f} | {r['flops_per_sec'] / 1e9:.1f} | "
           f"{100 * r['flops_per_sec'] / peak:.0f}% |")
 
 

@@ -17,6 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from jaxrec import recipes
+from jaxrec.models import generator
 from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import trainer
@@ -33,6 +34,10 @@ OVERRIDES = (f"--config.train.num_steps={NUM_STEPS}",
 
 def _command(workdir, manual_dir, *extra):
   return tiny_runs.tiny_main_command(workdir, manual_dir, *OVERRIDES, *extra)
+
+
+def _family_flag(family):
+  return (f"--config.model.family={family}",)
 
 
 def _run(workdir, manual_dir, *extra):
@@ -72,11 +77,23 @@ def manual_dir(fixture_files):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, manual_dir):
-  workdir = str(tmp_path_factory.mktemp("uninterrupted"))
-  result = _run(workdir, manual_dir)
-  assert result.returncode == 0, result.stderr[-5000:]
-  return workdir
+def uninterrupted_runs(tmp_path_factory, manual_dir):
+  """family -> the work directory of its uninterrupted run (made once)."""
+  runs = {}
+
+  def run(family):
+    if family not in runs:
+      workdir = str(tmp_path_factory.mktemp(f"uninterrupted_{family}"))
+      result = _run(workdir, manual_dir, *_family_flag(family))
+      assert result.returncode == 0, result.stderr[-5000:]
+      runs[family] = workdir
+    return runs[family]
+  return run
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_runs):
+  return uninterrupted_runs("decoder_only")
 
 
 def _assert_same_run(workdir, reference):
@@ -88,10 +105,12 @@ def _assert_same_run(workdir, reference):
   assert _metrics_lines(workdir) == _metrics_lines(reference)
 
 
+@pytest.mark.parametrize("family", generator.FAMILIES)
 def test_sigkill_and_restart_ends_bitwise_like_an_uninterrupted_run(
-    tmp_path, manual_dir, uninterrupted):
+    tmp_path, manual_dir, uninterrupted_runs, family):
   workdir = str(tmp_path / "killed")
-  process = subprocess.Popen(_command(workdir, manual_dir), cwd=REPO,
+  flags = _family_flag(family)
+  process = subprocess.Popen(_command(workdir, manual_dir, *flags), cwd=REPO,
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
@@ -104,10 +123,10 @@ def test_sigkill_and_restart_ends_bitwise_like_an_uninterrupted_run(
   killed_at = max(_checkpoint_steps(workdir))
   assert killed_at < NUM_STEPS
 
-  result = _run(workdir, manual_dir)
+  result = _run(workdir, manual_dir, *flags)
   assert result.returncode == 0, result.stderr[-5000:]
   assert "resuming from the checkpoint at step" in result.stderr
-  _assert_same_run(workdir, uninterrupted)
+  _assert_same_run(workdir, uninterrupted_runs(family))
 
 
 def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(

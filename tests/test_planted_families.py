@@ -1,0 +1,51 @@
+"""Every model family learns planted structure with the default ID recipe.
+
+The planted dataset (tests/planted_data.py): 96 items in 8 categories; each
+next item comes from the category after the latest item's, uniformly among
+its 12 items. A model that has learnt the rule puts the right category's
+items first, so Recall@10 approaches 10/12 ~ 0.83 (a little more, since
+seen items are masked); a model that has not scores ~10/96 ~ 0.10 and
+most-popular about the same. The whole job runs (`configs/tiny.py` with the
+default recipe's collaborative IDs, 8 x 4 codes) for 300 steps.
+
+Measured (test Recall@10, 300 steps): item_level 0.80, at the ceiling by
+step 100; decoder_only 0.27, and 0.29 valid after 600 steps (0.33 test with
+hybrid IDs, whose first code is the category). The decoder-only family must
+find the latest item's first code three tokens back; the item-level family
+sees the latest item as one position. The thresholds state that gap.
+"""
+
+import subprocess
+
+import pytest
+
+from jaxrec.models import generator
+from tests import planted_data
+from tests import tiny_runs
+
+MIN_RECALL_AT_10 = {"decoder_only": 0.2, "item_level": 0.7}
+
+
+@pytest.fixture(scope="module")
+def planted_files(tmp_path_factory) -> tuple[str, str]:
+  directory = str(tmp_path_factory.mktemp("planted_files"))
+  return planted_data.write_planted_dataset(directory), directory
+
+
+@pytest.mark.parametrize("family", generator.FAMILIES)
+def test_family_learns_the_planted_rule(family, planted_files, tmp_path):
+  name, manual_dir = planted_files
+  workdir = str(tmp_path / family)
+  command = tiny_runs.tiny_main_command(
+      workdir, manual_dir, f"--config.data.name={name}",
+      f"--config.model.family={family}",
+      "--config.tokenizer.codebook_sizes=(8,4)",
+      "--config.train.num_steps=300", "--config.optimizer.warmup_steps=30",
+      "--config.train.eval_every_steps=300",
+      "--config.train.checkpoint_every_steps=300",
+      "--config.train.log_every_steps=100")
+  subprocess.run(command, cwd=tiny_runs.REPO, check=True,
+                 capture_output=True, timeout=900)
+  report = tiny_runs.read_report(workdir)
+  assert report["recall@10"] >= MIN_RECALL_AT_10[family], report
+  assert report["popularity"]["recall@10"] < 0.3
