@@ -60,6 +60,11 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   # > 0: each history item's last token also carries a hashed embedding of its
   # whole code tuple, with this many rows (jaxrec/models/decoder.py).
   config.model.tuple_buckets = 0
+  # item_level only: hidden width of the code head's per-level MLP (0: the
+  # embedding width), and the weight of the item re-scoring loss (0: off;
+  # > 0 trains an item score h . e_i that re-ranks the beams, LIGER-style).
+  config.model.head_mlp_dim = 0
+  config.model.item_score_weight = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 1e-3

@@ -26,7 +26,8 @@ def token_offsets(codebook_sizes) -> tuple[int, ...]:
 def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
                vocab_size: int = MODEL_VOCAB, num_levels: int = 1,
                tuple_buckets: int = 0, codebook_sizes=(3, 4, 2),
-               family: str = "decoder_only"):
+               family: str = "decoder_only", item_score_weight: float = 0.0,
+               item_codes=None):
   """A tiny generator of `family` and its parameters.
 
   `scale` > 1 makes its distributions far from uniform. `codebook_sizes` is
@@ -50,7 +51,7 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
         codebook_sizes=codebook_sizes, token_offsets=layout.token_offsets,
         vocab_size=vocab_size, max_items=8, num_layers=num_layers,
         num_heads=2, embed_dim=16, mlp_dim=32, tuple_buckets=tuple_buckets),
-                                 layout)
+                                 layout, item_codes, item_score_weight)
   params = jax.jit(model.init)(jax.random.key(seed))
   params = nn.meta.unbox(params)
   return model, jax.tree.map(lambda p: p * scale, params)
@@ -69,9 +70,14 @@ def _decoder_log_probs(decoder, params, tokens):
 @functools.partial(jax.jit, static_argnums=0)
 def _item_level_log_probs(net, params, tokens):
   """Per level, log-probs [batch, K_l] of the last item's codes after the
-  items before it, from the teacher-forced training pass."""
-  return [jax.nn.log_softmax(logits[:, -1])
-          for logits in net.apply({"params": params}, tokens)]
+  items before it, from the teacher-forced training pass; and the item score
+  h . e of the last item [batch]."""
+  logits, user_states = net.apply({"params": params}, tokens)
+  last_item = tokens[:, -len(logits):]
+  item_embedding = net.apply({"params": params}, last_item,
+                             method=item_level.ItemLevelNet.item_embeddings)
+  return ([jax.nn.log_softmax(level_logits[:, -1]) for level_logits in logits],
+          (user_states[:, -1] * item_embedding).sum(-1))
 
 
 def brute_force_scores(model, params, histories, item_codes, offsets
@@ -93,10 +99,13 @@ def brute_force_scores(model, params, histories, item_codes, offsets
   rows = np.arange(len(tokens))
   if isinstance(model, item_level.ItemLevel):
     item_codes_per_row = np.tile(codes, (num_users, 1))
+    level_log_probs, item_scores = _item_level_log_probs(model.net, params,
+                                                         tokens)
     scores = np.stack([
         np.asarray(log_probs, np.float64)[rows, item_codes_per_row[:, level]]
-        for level, log_probs in enumerate(
-            _item_level_log_probs(model.net, params, tokens))], axis=1)
+        for level, log_probs in enumerate(level_log_probs)], axis=1)
+    if model.item_score_weight:
+      scores[:, 0] += np.asarray(item_scores, np.float64)
   else:
     log_probs = np.asarray(_decoder_log_probs(model.model, params, tokens),
                            np.float64)

@@ -18,16 +18,18 @@ def _four_level_catalogue():
   return tuples[np.sort(rng.permutation(len(tuples))[:30])], sizes
 
 
-@pytest.mark.parametrize("family,tuple_buckets",
-                         [("decoder_only", 0), ("decoder_only", 5),
-                          ("item_level", 0), ("item_level", 5)])
-def test_exact_scores_equal_brute_force(family, tuple_buckets, chunk_size=4):
+@pytest.mark.parametrize("family,tuple_buckets,item_scores",
+                         [("decoder_only", 0, False), ("decoder_only", 5, False),
+                          ("item_level", 0, False), ("item_level", 5, True)])
+def test_exact_scores_equal_brute_force(family, tuple_buckets, item_scores,
+                                        chunk_size=4):
   """Several chunks per depth, the last one padded; masking and ranking."""
   item_codes, sizes = _four_level_catalogue()
   offsets = decoding_cases.token_offsets(sizes)
   model, params = decoding_cases.tiny_model(
       seed=1, vocab_size=1 + sum(sizes), num_levels=len(sizes),
-      tuple_buckets=tuple_buckets, codebook_sizes=sizes, family=family)
+      tuple_buckets=tuple_buckets, codebook_sizes=sizes, family=family,
+      item_score_weight=float(item_scores), item_codes=item_codes)
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets)
   histories = decoding_cases.random_histories(np.random.default_rng(1),

@@ -15,8 +15,9 @@ exhaustive top-K. Per level the candidates are each beam's trie children
 Unconstrained: every code of the level's codebook is a candidate; generated
 tuples that are no item come out as -1 (the invalid-ID rate).
 
-Scores are the summed log-probabilities of an item's code tokens under the full
-softmax, comparable with `exact.exact_scores`.
+Scores are the summed log-probabilities of an item's codes, comparable with
+`exact.exact_leaf_scores`; a generator with an item-level score
+(`Generator.rescore`) adds it to the final beams, which are then re-ranked.
 
 Tie-breaking (deterministic): among equal scores, the lexicographically
 smaller code tuple (prefix, while searching) wins. Beams are kept in
@@ -131,4 +132,10 @@ def beam_search(model: generator_lib.Generator, params,
   leaves = nodes if constrained else trie_lib.find_leaves(trie, paths)
   found = jnp.isfinite(scores) & (leaves >= 0)
   items = jnp.where(found, trie.leaf_items[jnp.maximum(leaves, 0)], -1)
+  item_scores = model.rescore(params, history, paths)
+  if item_scores is not None:  # re-rank the final beams, best first
+    scores = jnp.where(jnp.isfinite(scores), scores + item_scores, -jnp.inf)
+    order = jnp.argsort(-scores, axis=-1, stable=True)
+    items = jnp.take_along_axis(items, order, axis=-1)
+    scores = jnp.take_along_axis(scores, order, axis=-1)
   return items, scores

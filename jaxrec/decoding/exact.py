@@ -64,7 +64,8 @@ def _num_nodes(trie: trie_lib.DeviceTrie, depth: int) -> int:
 def exact_leaf_scores(model: generator_lib.Generator, params,
                       trie: trie_lib.DeviceTrie, history_tokens: Array, *,
                       chunk_size: int = 256) -> Array:
-  """Log-likelihood of every item after each history: [batch, num_items].
+  """Log-likelihood of every item after each history: [batch, num_items]
+  (plus the generator's item-level score, if it has one).
 
   history_tokens: [batch, hist_len] left-padded (PAD = 0). Columns are leaf
   ranks (lexicographic order); `[:, trie.item_leaves]` gives item order.
@@ -92,6 +93,9 @@ def exact_leaf_scores(model: generator_lib.Generator, params,
         lambda x: jnp.moveaxis(x, 0, 1).reshape(batch, num_chunks * chunk,
                                                 *x.shape[3:]),
         chunk_continuation)
+  item_scores = model.rescore(params, history, trie_lib.leaf_codes(trie))
+  if item_scores is not None:
+    scores += item_scores
   return scores
 
 

@@ -245,3 +245,13 @@ def find_leaves(trie: DeviceTrie, codes: Array) -> Array:
     found &= match.any(axis=-1)
     nodes = jnp.max(jnp.where(match, children, 0), axis=-1)
   return jnp.where(found, nodes, -1)
+
+
+def leaf_codes(trie: DeviceTrie) -> Array:
+  """The code tuple of every leaf, in leaf-rank order: [num_items, L] int32."""
+  nodes = jnp.arange(trie.num_items, dtype=jnp.int32)
+  codes = []
+  for depth in range(trie.num_levels, 0, -1):
+    codes.insert(0, trie.child_code[depth - 1][nodes].astype(jnp.int32))
+    nodes = parents(trie, depth, nodes)
+  return jnp.stack(codes, axis=-1)

@@ -20,6 +20,10 @@ for every family. Training calls `window_loss` on windows of
 `max_history + 1` items, right-padded: every item of a window after the first
 is a target.
 
+A family may also score whole items (`rescore`, e.g. a dot product of the
+user state with an item embedding, as LIGER does): beam search then re-ranks
+its final beams, and exact scoring every item, by the sum of both scores.
+
 Families (`config.model.family`, see `build_generator`):
   decoder_only     one position per code token (`decoder_only`);
   item_level       one position per item, a light code head (`item_level`).
@@ -117,6 +121,17 @@ class Generator(abc.ABC):
       continuation with the new codes.
     """
 
+  def rescore(self, params: Params, history: Any, codes: Array
+              ) -> Array | None:
+    """An item-level score added to the code log-likelihood, or None.
+
+    codes: whole code tuples, [batch, Q, L] (each user's own candidates) or
+    [Q, L] (the same candidates for every user). Returns [batch, Q] float32;
+    the default (no item-level score) returns None.
+    """
+    del params, history, codes
+    return None
+
 
 def gather(continuation: Any, index: Array) -> Any:
   """Continuations `index` [batch, Q'] (into the Q axis) of each user.
@@ -130,10 +145,12 @@ def gather(continuation: Any, index: Array) -> Any:
 
 
 def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
-                    max_items: int) -> Generator:
+                    max_items: int, item_codes: Any = None) -> Generator:
   """The generator `model_config.family` names (default `decoder_only`).
 
   max_items: the most items a sequence holds (training windows included).
+  item_codes: the catalogue's code tuples [num_items, L], needed by options
+    that score every item (the item-level family's `item_score_weight`).
   """
   # Imported here: each family imports this module for the base class.
   from jaxrec.models import decoder_only  # pylint: disable=g-import-not-at-top
@@ -142,5 +159,6 @@ def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
   if family == "decoder_only":
     return decoder_only.DecoderOnly.from_config(model_config, layout, max_items)
   if family == "item_level":
-    return item_level.ItemLevel.from_config(model_config, layout, max_items)
+    return item_level.ItemLevel.from_config(model_config, layout, max_items,
+                                            item_codes)
   raise ValueError(f"model.family={family!r} is not one of {FAMILIES}")

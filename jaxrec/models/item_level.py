@@ -15,6 +15,15 @@ where g_l is a residual MLP block and out_l a layer norm followed by the dot
 product with level l's code embeddings E (tied with the input embeddings) plus
 a bias. Decoding keeps only u (`[batch, Q, embed]`) per continuation, so a
 beam step costs one small MLP, not a Transformer pass.
+
+Item re-scoring (option, `model.item_score_weight` > 0; LIGER, Yang et al.
+2024): the same state h also scores whole items, s(h, i) = h . e_i, with e_i
+the item's input embedding (its codes' embeddings summed, plus its tuple
+embedding), trained with a full softmax over the catalogue as SASRec is, its
+cross-entropy weighted by `item_score_weight` next to the code loss. Beam
+search and exact scoring then rank by log p(codes) + s(h, i): the item score
+separates items that share codes, the code head keeps the search to a few
+beams.
 """
 
 import dataclasses
@@ -23,6 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from jaxrec.models import decoder as decoder_lib
@@ -106,18 +116,24 @@ class ItemLevelNet(nn.Module):
         f"out_bias_{level}", _partitioned(nn.initializers.zeros, ("vocab",)),
         (size,)) for level, size in enumerate(self.codebook_sizes)]
 
+  def item_embeddings(self, items: Array) -> Array:
+    """Items' token tuples [..., L] (PAD = 0) -> embeddings [..., embed]:
+    their codes' embeddings summed, plus the tuple embedding; 0 for PAD."""
+    valid = items[..., 0] != 0
+    x = self.code_embed(items).sum(axis=-2)
+    if self.tuple_buckets:
+      x = x + self.tuple_embed(jnp.maximum(
+          item_tuple_ids(items, self.tuple_buckets), 0))
+    return jnp.where(valid[..., None], x, 0.0)
+
   def encode(self, tokens: Array, deterministic: bool = True) -> Array:
     """Item sequences [batch, n * L] (whole items, PAD = 0, left- or
     right-padded) -> each position's state [batch, n, embed]."""
     num_levels = len(self.codebook_sizes)
     items = tokens.reshape(tokens.shape[0], -1, num_levels)
     valid = items[..., 0] != 0
-    x = jnp.where(valid[..., None], self.code_embed(items).sum(axis=-2), 0.0)
-    x = x + self.position_embed(decoder_lib.positions_from_valid(valid))
-    if self.tuple_buckets:
-      ids = item_tuple_ids(items, self.tuple_buckets)
-      x = x + jnp.where((ids >= 0)[..., None],
-                        self.tuple_embed(jnp.maximum(ids, 0)), 0.0)
+    x = self.item_embeddings(items) + self.position_embed(
+        decoder_lib.positions_from_valid(valid))
     x = self.input_dropout(x.astype(self.dtype), deterministic=deterministic)
     mask = decoder_lib.causal_mask(valid)
     for block in self.blocks:
@@ -142,14 +158,17 @@ class ItemLevelNet(nn.Module):
     hidden = self.out_norms[level](state).astype(jnp.float32)
     return hidden @ table.T.astype(jnp.float32) + self.out_bias[level]
 
-  def __call__(self, tokens: Array, deterministic: bool = True) -> list[Array]:
+  def __call__(self, tokens: Array, deterministic: bool = True
+               ) -> tuple[list[Array], Array]:
     """Teacher-forced logits of every item's codes after the items before it.
 
     tokens: [batch, n * L]. Returns per level l the logits [batch, n - 1, K_l]
-    of item i + 1's level-l code from position i (given its codes < l).
+    of item i + 1's level-l code from position i (given its codes < l), and
+    the Transformer's states h [batch, n - 1, embed] they start from.
     """
     num_levels = len(self.codebook_sizes)
-    states = self.encode(tokens, deterministic)[:, :-1]
+    user_states = self.encode(tokens, deterministic)[:, :-1]
+    states = user_states
     items = tokens.reshape(tokens.shape[0], -1, num_levels)[:, 1:]
     logits = []
     for level in range(num_levels):
@@ -158,20 +177,32 @@ class ItemLevelNet(nn.Module):
       if level + 1 < num_levels:
         codes = jnp.maximum(items[..., level] - self.token_offsets[level], 0)
         states = self.feed(states, codes, level)
-    return logits
+    return logits, user_states
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity
 class ItemLevel(generator.Generator):
-  """A `generator.Generator` over `ItemLevelNet`."""
+  """A `generator.Generator` over `ItemLevelNet`.
+
+  item_codes: the catalogue's code tuples [num_items, L]; needed when
+    item_score_weight > 0 (the item loss's softmax runs over every item).
+  item_score_weight: weight of the item re-scoring loss (0: off).
+  """
 
   net: ItemLevelNet
   layout: generator.CodeLayout
+  item_codes: np.ndarray | None = None
+  item_score_weight: float = 0.0
+
+  def __post_init__(self):
+    if self.item_score_weight and self.item_codes is None:
+      raise ValueError("model.item_score_weight > 0 needs the catalogue's "
+                       "item codes")
 
   @classmethod
   def from_config(cls, model_config: ml_collections.ConfigDict,
-                  layout: generator.CodeLayout, max_items: int
-                  ) -> "ItemLevel":
+                  layout: generator.CodeLayout, max_items: int,
+                  item_codes: np.ndarray | None = None) -> "ItemLevel":
     net = ItemLevelNet(
         codebook_sizes=layout.codebook_sizes,
         token_offsets=layout.token_offsets,
@@ -185,16 +216,37 @@ class ItemLevel(generator.Generator):
         dtype=jnp.dtype(model_config.dtype),
         head_mlp_dim=model_config.get("head_mlp_dim", 0),
         tuple_buckets=model_config.get("tuple_buckets", 0))
-    return cls(net, layout)
+    weight = float(model_config.get("item_score_weight", 0.0))
+    return cls(net, layout, None if item_codes is None else
+               np.asarray(item_codes), weight)
+
+  def _tokens(self, codes: Array) -> Array:
+    return codes + jnp.asarray(self.layout.token_offsets, codes.dtype)
 
   def init(self, rng: Array):
     tokens = jnp.zeros((1, self.net.max_items * self.num_levels), jnp.int32)
     return self.net.init(rng, tokens)["params"]
 
+  def _item_loss(self, params, user_states: Array, targets: Array) -> Array:
+    """Full-softmax cross-entropy of the target items: [batch, n - 1].
+
+    user_states: [batch, n - 1, embed]; targets: their tokens [..., L].
+    """
+    catalogue = self.net.apply(
+        {"params": params}, self._tokens(jnp.asarray(self.item_codes)),
+        method=ItemLevelNet.item_embeddings)
+    target = self.net.apply({"params": params}, targets,
+                            method=ItemLevelNet.item_embeddings)
+    user_states = user_states.astype(jnp.float32)
+    logits = user_states @ catalogue.T.astype(jnp.float32)
+    return (jax.nn.logsumexp(logits, axis=-1) -
+            (user_states * target.astype(jnp.float32)).sum(-1))
+
   def window_loss(self, params, tokens: Array, *, label_smoothing: float,
                   dropout_rng: Array) -> tuple[Array, Array]:
-    logits = self.net.apply({"params": params}, tokens, deterministic=False,
-                            rngs={"dropout": dropout_rng})
+    logits, user_states = self.net.apply(
+        {"params": params}, tokens, deterministic=False,
+        rngs={"dropout": dropout_rng})
     targets = tokens.reshape(tokens.shape[0], -1, self.num_levels)[:, 1:]
     weights = (targets[..., 0] != 0).astype(jnp.float32)  # [batch, n - 1]
     total = 0.0
@@ -206,24 +258,47 @@ class ItemLevel(generator.Generator):
       total += (optax.softmax_cross_entropy(level_logits, labels) *
                 weights).sum()
     num_targets = weights.sum() * self.num_levels
-    return total / jnp.maximum(num_targets, 1.0), num_targets
+    loss = total / jnp.maximum(num_targets, 1.0)
+    if self.item_score_weight:
+      item_loss = (self._item_loss(params, user_states, targets) *
+                   weights).sum() / jnp.maximum(weights.sum(), 1.0)
+      loss += self.item_score_weight * item_loss
+    return loss, num_targets
 
-  def prefill(self, params, history_tokens: Array) -> tuple[Array, Array]:
+  def prefill(self, params, history_tokens: Array
+              ) -> tuple[Array, tuple[Array, Array]]:
+    """History state: (u_0 [batch, embed], h [batch, embed])."""
     def first_level(net, tokens):
-      state = net.head(net.encode(tokens)[:, -1], 0)
-      return net.logits(state, 0), state
-    logits, state = self.net.apply({"params": params}, history_tokens,
-                                   method=first_level)
-    return jax.nn.log_softmax(logits), state
+      user_state = net.encode(tokens)[:, -1]
+      state = net.head(user_state, 0)
+      return net.logits(state, 0), state, user_state
+    logits, state, user_state = self.net.apply(
+        {"params": params}, history_tokens, method=first_level)
+    return jax.nn.log_softmax(logits), (state, user_state)
 
-  def extend(self, params, history: Array, continuation: Array | None,
-             codes: Array, depth: int) -> tuple[Array, Array]:
+  def extend(self, params, history: tuple[Array, Array],
+             continuation: Array | None, codes: Array, depth: int
+             ) -> tuple[Array, Array]:
     if continuation is None:
+      first = history[0]
       continuation = jnp.broadcast_to(
-          history[:, None], (codes.shape[0], codes.shape[1]) + history.shape[1:])
+          first[:, None], (codes.shape[0], codes.shape[1]) + first.shape[1:])
     def next_level(net, state, codes):
       state = net.head(net.feed(state, codes, depth), depth + 1)
       return net.logits(state, depth + 1), state
     logits, state = self.net.apply({"params": params}, continuation, codes,
                                    method=next_level)
     return jax.nn.log_softmax(logits), state
+
+  def rescore(self, params, history: tuple[Array, Array], codes: Array
+              ) -> Array | None:
+    """s(h, i) = h . e_i of each candidate (None when the option is off)."""
+    if not self.item_score_weight:
+      return None
+    items = self.net.apply({"params": params}, self._tokens(codes),
+                           method=ItemLevelNet.item_embeddings)
+    user_state = history[1].astype(jnp.float32)
+    items = items.astype(jnp.float32)
+    if codes.ndim == 2:  # the same candidates for every user
+      return user_state @ items.T
+    return jnp.einsum("bd,bqd->bq", user_state, items)

@@ -55,7 +55,7 @@ def build_experiment(config: ml_collections.ConfigDict, vocab,
   rules = sharding_lib.logical_rules(config.sharding_rules)
   model = generator_lib.build_generator(
       config.model, generator_lib.CodeLayout.of(vocab),
-      max_items=config.data.max_history + 1)
+      max_items=config.data.max_history + 1, item_codes=vocab.item_codes)
   tx = state_lib.make_optimizer(config.optimizer, config.train.num_steps)
   state, state_sharding = state_lib.create_train_state(
       model.init, tx, mesh, rules, jax.random.key(config.seed))
