@@ -49,7 +49,7 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.tokenizer.balanced = True
 
   config.model = ml_collections.ConfigDict()
-  # decoder_only | item_level (jaxrec/models/generator.py).
+  # decoder_only | item_level | encoder_decoder (jaxrec/models/generator.py).
   config.model.family = "decoder_only"
   config.model.num_layers = 2
   config.model.num_heads = 4
@@ -65,6 +65,8 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   # > 0 trains an item score h . e_i that re-ranks the beams, LIGER-style).
   config.model.head_mlp_dim = 0
   config.model.item_score_weight = 0.0
+  # encoder_decoder only: decoder layers (0: num_layers, the encoder's).
+  config.model.num_decoder_layers = 0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 1e-3

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from jaxrec.models import decoder as decoder_lib
 from jaxrec.models import decoder_only
+from jaxrec.models import encoder_decoder
 from jaxrec.models import generator as generator_lib
 from jaxrec.models import item_level
 
@@ -37,7 +38,7 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
   codes for the decoder-only family, which needs it told).
   """
   codebook_sizes = tuple(codebook_sizes)
-  if family == "item_level":
+  if family != "decoder_only":
     vocab_size = 1 + sum(codebook_sizes)
   layout = generator_lib.CodeLayout(codebook_sizes,
                                     token_offsets(codebook_sizes), vocab_size)
@@ -46,6 +47,12 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
         vocab_size=vocab_size, max_len=32, num_layers=num_layers, num_heads=2,
         embed_dim=16, mlp_dim=32, num_levels=num_levels,
         tuple_buckets=tuple_buckets), layout)
+  elif family == "encoder_decoder":
+    model = encoder_decoder.EncoderDecoder(encoder_decoder.EncoderDecoderNet(
+        codebook_sizes=codebook_sizes, token_offsets=layout.token_offsets,
+        vocab_size=vocab_size, max_tokens=32, num_layers=num_layers,
+        num_decoder_layers=num_layers, num_heads=2, embed_dim=16,
+        mlp_dim=32), layout)
   else:
     model = item_level.ItemLevel(item_level.ItemLevelNet(
         codebook_sizes=codebook_sizes, token_offsets=layout.token_offsets,
@@ -80,6 +87,13 @@ def _item_level_log_probs(net, params, tokens):
           (user_states[:, -1] * item_embedding).sum(-1))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _encoder_decoder_log_probs(net, params, histories, codes):
+  """Per level, log-probs [batch, K_l] of `codes` after `histories`."""
+  return [jax.nn.log_softmax(logits)
+          for logits in net.apply({"params": params}, histories, codes)]
+
+
 def brute_force_scores(model, params, histories, item_codes, offsets
                        ) -> np.ndarray:
   """Log-probability of each item's tuple after each history, item by item.
@@ -106,6 +120,13 @@ def brute_force_scores(model, params, histories, item_codes, offsets
         for level, log_probs in enumerate(level_log_probs)], axis=1)
     if model.item_score_weight:
       scores[:, 0] += np.asarray(item_scores, np.float64)
+  elif isinstance(model, encoder_decoder.EncoderDecoder):
+    item_codes_per_row = np.tile(codes, (num_users, 1))
+    scores = np.stack([
+        np.asarray(log_probs, np.float64)[rows, item_codes_per_row[:, level]]
+        for level, log_probs in enumerate(_encoder_decoder_log_probs(
+            model.net, params, tokens[:, :hist_len], item_codes_per_row))],
+                      axis=1)
   else:
     log_probs = np.asarray(_decoder_log_probs(model.model, params, tokens),
                            np.float64)

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from jaxrec.decoding import beam_search as beam_search_lib
 from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import trie as trie_lib
+from jaxrec.models import generator as generator_lib
 from tests import decoding_cases
 from tests.test_trie import CODEBOOK_SIZES, _catalogue
 
@@ -44,7 +45,8 @@ def _exhaustive_top(scores, excluded):
                           ("decoder_only", "csr", 5, False),
                           ("item_level", "csr", 0, False),
                           ("item_level", "dense", 5, False),
-                          ("item_level", "csr", 5, True)])
+                          ("item_level", "csr", 5, True),
+                          ("encoder_decoder", "csr", 0, False)])
 def test_beam_search_equals_exhaustive_search(family, layout, tuple_buckets,
                                               item_scores):
   # With the tuple embedding, the history's items carry it in the cached
@@ -91,7 +93,7 @@ def test_narrow_beam_returns_distinct_valid_items():
 
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(decoding_cases.catalogues(), st.integers(0, 2**16), st.integers(1, 13),
-       st.booleans(), st.sampled_from(["decoder_only", "item_level"]))
+       st.booleans(), st.sampled_from(generator_lib.FAMILIES))
 def test_random_tries_and_models(catalogue, seed, beam, mask_history, family):
   """Always distinct, valid, unseen items; exhaustive when the beam covers."""
   item_codes, sizes = catalogue
@@ -146,7 +148,7 @@ def test_ties_go_to_the_smaller_code_tuple():
                                 np.tile(lexicographic[:3], (3, 1)))
 
 
-@pytest.mark.parametrize("family", ["decoder_only", "item_level"])
+@pytest.mark.parametrize("family", generator_lib.FAMILIES)
 def test_unconstrained_search_over_every_tuple(family):
   model, params = decoding_cases.tiny_model(seed=5, num_layers=1,
                                             family=family)

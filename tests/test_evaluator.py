@@ -7,6 +7,7 @@ import pytest
 
 from jaxrec.evaluation import evaluator
 from jaxrec.evaluation import metrics
+from jaxrec.models import generator as generator_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import sharding
 from tests import decoding_cases
@@ -44,7 +45,7 @@ def _ranker(model, vocab, num_devices, mode):
                           batch_size=8, mask_history=True, mode=mode)
 
 
-@pytest.mark.parametrize("family", ["decoder_only", "item_level"])
+@pytest.mark.parametrize("family", generator_lib.FAMILIES)
 @pytest.mark.parametrize("mode", ["beam", "exact"])
 def test_one_and_eight_devices_agree(mode, family):
   assert jax.device_count() == 8

@@ -20,7 +20,8 @@ def _four_level_catalogue():
 
 @pytest.mark.parametrize("family,tuple_buckets,item_scores",
                          [("decoder_only", 0, False), ("decoder_only", 5, False),
-                          ("item_level", 0, False), ("item_level", 5, True)])
+                          ("item_level", 0, False), ("item_level", 5, True),
+                          ("encoder_decoder", 0, False)])
 def test_exact_scores_equal_brute_force(family, tuple_buckets, item_scores,
                                         chunk_size=4):
   """Several chunks per depth, the last one padded; masking and ranking."""

@@ -52,9 +52,11 @@ def test_recipe_values(name, variant):
   assert config.tokenizer.recipe == ("rqkmeans" if variant else "rqvae")
   assert config.tokenizer.encoder.kind == "sentence_transformer"
   assert tuple(config.tokenizer.codebook_sizes) == (256, 256, 256)
-  assert (config.model.num_layers, config.model.embed_dim,
+  assert (config.model.family, config.model.num_layers,
+          config.model.num_decoder_layers, config.model.embed_dim,
           config.model.num_heads, config.model.mlp_dim,
-          config.model.dropout_rate) == (8, 128, 2, 1024, 0.1)
+          config.model.dropout_rate) == ("encoder_decoder", 4, 4, 128, 2,
+                                         1024, 0.1)
   assert config.train.batch_size == 256
   assert config.train.num_steps == (grid_steps if variant else tiger_steps)
   # Same keys as the default recipe (so every stage reads what it expects)
@@ -109,6 +111,7 @@ def _tiny(config, manual_dir, small_model):
   config.train.batch_size = 8
   if small_model:  # Every recipe has the same model: compile it once only.
     config.model.num_layers = 1
+    config.model.num_decoder_layers = 1
     config.model.embed_dim = 16
     config.model.mlp_dim = 32
   config.tokenizer.codebook_sizes = (2, 2)

@@ -26,7 +26,9 @@ its final beams, and exact scoring every item, by the sum of both scores.
 
 Families (`config.model.family`, see `build_generator`):
   decoder_only     one position per code token (`decoder_only`);
-  item_level       one position per item, a light code head (`item_level`).
+  item_level       one position per item, a light code head (`item_level`);
+  encoder_decoder  TIGER's layout: bidirectional encoder, small decoder
+                   (`encoder_decoder`).
 """
 
 import abc
@@ -39,7 +41,7 @@ import ml_collections
 
 Array = jax.Array
 Params = Any
-FAMILIES = ("decoder_only", "item_level")
+FAMILIES = ("decoder_only", "item_level", "encoder_decoder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +156,7 @@ def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
   """
   # Imported here: each family imports this module for the base class.
   from jaxrec.models import decoder_only  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import encoder_decoder  # pylint: disable=g-import-not-at-top
   from jaxrec.models import item_level  # pylint: disable=g-import-not-at-top
   family = model_config.get("family", "decoder_only")
   if family == "decoder_only":
@@ -161,4 +164,7 @@ def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
   if family == "item_level":
     return item_level.ItemLevel.from_config(model_config, layout, max_items,
                                             item_codes)
+  if family == "encoder_decoder":
+    return encoder_decoder.EncoderDecoder.from_config(model_config, layout,
+                                                      max_items)
   raise ValueError(f"model.family={family!r} is not one of {FAMILIES}")
