@@ -1,7 +1,8 @@
 r"""Builds the semantic-ID vocabulary of a dataset on its own.
 
   python -m jaxrec.tokenize --config=tokenizers/rqkmeans.py \
-      --dataset=movielens_100k --workdir=DIR [--config.codebook_sizes=...]
+      --dataset=movielens_100k --workdir=DIR [--config.codebook_sizes=...] \
+      [--max_user_interactions=20]
 
 Writes DIR/embeddings/ and DIR/vocab/ (vocab.json, tokenizer.json, stats.json,
 codebooks.png) exactly as the semantic-ID stage of `jaxrec.main` does, so a
@@ -33,6 +34,9 @@ _MIN_USER = flags.DEFINE_integer("min_user_interactions", 0,
                                  "k-core filter on users (0 = off).")
 _MIN_ITEM = flags.DEFINE_integer("min_item_interactions", 0,
                                  "k-core filter on items (0 = off).")
+_MAX_USER = flags.DEFINE_integer(
+    "max_user_interactions", 0,
+    "Keep each user's first N interactions only, a sparse variant (0 = off).")
 flags.mark_flags_as_required(["config", "dataset", "workdir"])
 
 
@@ -44,6 +48,7 @@ def main(argv):
       manual_dir=_MANUAL_DIR.value,
       min_user_interactions=_MIN_USER.value,
       min_item_interactions=_MIN_ITEM.value,
+      max_user_interactions=_MAX_USER.value,
       verify_checksums=_VERIFY_CHECKSUMS.value)
   logging.info("Vocabulary: %d items, codebook sizes %s, %d tokens.",
                vocab.num_items, vocab.codebook_sizes, vocab.vocab_size)

@@ -191,6 +191,7 @@ def tokenize_dataset(config: ml_collections.ConfigDict, dataset: str,
                      workdir: str, *, data_dir: str = "",
                      manual_dir: str = "", min_user_interactions: int = 0,
                      min_item_interactions: int = 0,
+                     max_user_interactions: int = 0,
                      verify_checksums: bool = True
                      ) -> vocab_lib.SemanticIdVocab:
   """`jaxrec.tokenize`: loads `dataset`, then builds (or reuses) DIR/vocab.
@@ -200,7 +201,8 @@ def tokenize_dataset(config: ml_collections.ConfigDict, dataset: str,
   """
   data_config = registry.data_config(dataset, data_dir, manual_dir,
                                      min_user_interactions,
-                                     min_item_interactions)
+                                     min_item_interactions,
+                                     max_user_interactions)
   data_config.verify_checksums = verify_checksums
   data = registry.load(data_config, workdir)
   split = split_lib.leave_one_out(data.user_items, data.user_timestamps,
