@@ -1,8 +1,15 @@
 r"""The quality table: all models on MovieLens-100K, several seeds, one command.
 
   python benchmarks/quality_table.py [--seeds=0,1,2] [--root=runs/quality] \
-      [--models=tiger_rqkmeans,tiger_rqvae,sasrec] [--out=docs/results.md] \
-      [--parallel=1]
+      [--models=tiger_rqkmeans,item_level,item_level_plain,sasrec] \
+      [--out=docs/results.md] [--parallel=1] [--extra=KEY=VALUE,...] \
+      [--title=...]
+
+The sparse variant (each user's first 20 interactions only):
+
+  python benchmarks/quality_table.py --root=runs/quality_sparse \
+      --extra=data.max_user_interactions=20 --out=docs/results_sparse.md \
+      --title="sparse MovieLens-100K (each user's first 20 interactions)"
 
 Each (model, seed) is one whole `python -m jaxrec.main` job in
 ROOT/<model>/seed<k> with `--config.seed=k --config.tokenizer.seed=k` (model
@@ -26,16 +33,29 @@ import numpy as np
 import job_runner
 
 MODELS = {
+    # name: (row label, recipe, extra --config.* overrides)
     "tiger_rqkmeans": ("Generative, RQ-KMeans semantic IDs",
-                       "configs/ml100k_tiger.py"),
+                       "configs/ml100k_tiger.py", []),
     "tiger_rqvae": ("Generative, RQ-VAE semantic IDs",
-                    "configs/ml100k_tiger_rqvae.py"),
+                    "configs/ml100k_tiger_rqvae.py", []),
     "tiger_long": ("Generative, RQ-KMeans, validation-best recipe "
-                   "(history 50, 6000 steps)", "configs/ml100k_tiger_long.py"),
-    "sasrec": ("SASRec (full softmax)", "configs/ml100k_sasrec.py"),
+                   "(history 50, 6000 steps)", "configs/ml100k_tiger_long.py",
+                   []),
+    "item_level": ("Generative, item-level, RQ-KMeans IDs, item re-scoring",
+                   "configs/ml100k_item_level.py", []),
+    "item_level_plain": ("Generative, item-level, RQ-KMeans IDs, codes only",
+                         "configs/ml100k_item_level.py",
+                         ["model.item_score_weight=0.0"]),
+    "item_level_hybrid": ("Generative, item-level, hybrid (text + "
+                          "collaborative) IDs, item re-scoring",
+                          "configs/ml100k_item_level.py:hybrid", []),
+    "encoder_decoder": ("Generative, encoder-decoder (TIGER layout), "
+                        "RQ-KMeans IDs", "configs/ml100k_tiger.py",
+                        ["model.family=encoder_decoder"]),
+    "sasrec": ("SASRec (full softmax)", "configs/ml100k_sasrec.py", []),
 }
 # The long recipe costs ~8x the default's on a CPU: run it on request.
-DEFAULT_MODELS = ["tiger_rqkmeans", "tiger_rqvae", "sasrec"]
+DEFAULT_MODELS = ["tiger_rqkmeans", "item_level", "item_level_plain", "sasrec"]
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 POPULARITY = "Most popular"
 
@@ -50,6 +70,10 @@ _EXTRA = flags.DEFINE_list("extra", [], "More --config.* overrides for all.")
 _PARALLEL = flags.DEFINE_integer(
     "parallel", 1, "Jobs run at once (an accelerator has room for several "
     "of these small jobs; on a CPU they only share the cores).")
+_TITLE = flags.DEFINE_string(
+    "title", "MovieLens-100K",
+    "The data the table is on (e.g. 'sparse MovieLens-100K (each user's first "
+    "20 interactions)' with --extra=data.max_user_interactions=20).")
 _FINISHED_ONLY = flags.DEFINE_bool(
     "finished_only", False,
     "Tabulate the jobs already finished under ROOT; start none.")
@@ -62,12 +86,14 @@ def run_job(model: str, seed: int, data_dir: str, machine_name: str
   None if the job has not finished and --finished_only is set.
   """
   workdir = os.path.join(_ROOT.value, model, f"seed{seed}")
-  overrides = [f"seed={seed}", f"data.data_dir={data_dir}", *_EXTRA.value]
+  _, recipe, model_overrides = MODELS[model]
+  overrides = [f"seed={seed}", f"data.data_dir={data_dir}", *model_overrides,
+               *_EXTRA.value]
   if model != "sasrec":  # item_id has no randomness.
     overrides.append(f"tokenizer.seed={seed}")
   if not _FINISHED_ONLY.value:
     job_runner.run_main_job(
-        MODELS[model][1], workdir, overrides, machine_name=machine_name,
+        recipe, workdir, overrides, machine_name=machine_name,
         log_path=os.path.join(_ROOT.value, f"{model}_seed{seed}.log"))
   report_path = os.path.join(workdir, "metrics.json")
   if not os.path.exists(report_path):
@@ -125,8 +151,8 @@ def main(argv):
   markdown = table(rows)
   sasrec = rows.get(MODELS["sasrec"][0])
   notes = []
-  for model in ("tiger_rqkmeans", "tiger_rqvae", "tiger_long"):
-    if sasrec and MODELS[model][0] in rows:
+  for model in _MODELS.value:
+    if sasrec and model != "sasrec" and MODELS[model][0] in rows:
       ratio = (np.mean([r["ndcg@10"] for r in rows[MODELS[model][0]]]) /
                np.mean([r["ndcg@10"] for r in sasrec]))
       notes.append(f"- {MODELS[model][0]}: NDCG@10 = {ratio:.0%} of SASRec's.")
@@ -141,6 +167,7 @@ def main(argv):
   with open(_OUT.value, "w") as f:
     f.write(_RESULTS_TEMPLATE.format(
         command=command.strip(), table=markdown, notes="\n".join(notes),
+        title=_TITLE.value,
         seeds=", ".join(_SEEDS.value), machine=_machines(rows)))
   print(f"[quality] wrote {_OUT.value}")
 
@@ -151,7 +178,7 @@ def _machines(rows: dict[str, list[dict]]) -> str:
   return "\n".join(f"- {name}" for name in names) or "- (not recorded)"
 
 
-_RESULTS_TEMPLATE = """# Results: MovieLens-100K
+_RESULTS_TEMPLATE = """# Results: {title}
 
 Test split (leave-one-out, the last item of each of the 943 users), history
 masked, scored at the checkpoint with the best validation NDCG@10; mean ±

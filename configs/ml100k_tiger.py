@@ -65,6 +65,9 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   # > 0 trains an item score h . e_i that re-ranks the beams, LIGER-style).
   config.model.head_mlp_dim = 0
   config.model.item_score_weight = 0.0
+  # item_level only: catalogue-normalised loss (each level's softmax over the
+  # codes that can follow the prefix in the catalogue; decoding likewise).
+  config.model.catalogue_loss = False
   # encoder_decoder only: decoder layers (0: num_layers, the encoder's).
   config.model.num_decoder_layers = 0
 

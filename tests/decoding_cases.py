@@ -28,7 +28,7 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
                vocab_size: int = MODEL_VOCAB, num_levels: int = 1,
                tuple_buckets: int = 0, codebook_sizes=(3, 4, 2),
                family: str = "decoder_only", item_score_weight: float = 0.0,
-               item_codes=None):
+               item_codes=None, catalogue_loss: bool = False):
   """A tiny generator of `family` and its parameters.
 
   `scale` > 1 makes its distributions far from uniform. `codebook_sizes` is
@@ -58,7 +58,8 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
         codebook_sizes=codebook_sizes, token_offsets=layout.token_offsets,
         vocab_size=vocab_size, max_items=8, num_layers=num_layers,
         num_heads=2, embed_dim=16, mlp_dim=32, tuple_buckets=tuple_buckets),
-                                 layout, item_codes, item_score_weight)
+                                 layout, item_codes, item_score_weight,
+                                 catalogue_loss)
   params = jax.jit(model.init)(jax.random.key(seed))
   params = nn.meta.unbox(params)
   return model, jax.tree.map(lambda p: p * scale, params)
@@ -115,8 +116,16 @@ def brute_force_scores(model, params, histories, item_codes, offsets
     item_codes_per_row = np.tile(codes, (num_users, 1))
     level_log_probs, item_scores = _item_level_log_probs(model.net, params,
                                                          tokens)
+    level_log_probs = [np.asarray(lp, np.float64) for lp in level_log_probs]
+    if model.catalogue_loss:  # each level over the prefix's children only
+      for level, log_probs in enumerate(level_log_probs):
+        for row, item_row in enumerate(item_codes_per_row):
+          children = {tuple(c[:level + 1]) for c in model.item_codes.tolist()
+                      if tuple(c[:level]) == tuple(item_row[:level])}
+          allowed = sorted(child[-1] for child in children)
+          log_probs[row] -= np.logaddexp.reduce(log_probs[row, allowed])
     scores = np.stack([
-        np.asarray(log_probs, np.float64)[rows, item_codes_per_row[:, level]]
+        log_probs[rows, item_codes_per_row[:, level]]
         for level, log_probs in enumerate(level_log_probs)], axis=1)
     if model.item_score_weight:
       scores[:, 0] += np.asarray(item_scores, np.float64)

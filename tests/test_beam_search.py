@@ -39,25 +39,26 @@ def _exhaustive_top(scores, excluded):
   return order[:len(scores) - len(excluded)], scores
 
 
-@pytest.mark.parametrize("family,layout,tuple_buckets,item_scores",
-                         [("decoder_only", "csr", 0, False),
-                          ("decoder_only", "dense", 0, False),
-                          ("decoder_only", "csr", 5, False),
-                          ("item_level", "csr", 0, False),
-                          ("item_level", "dense", 5, False),
-                          ("item_level", "csr", 5, True),
-                          ("encoder_decoder", "csr", 0, False)])
+@pytest.mark.parametrize(
+    "family,layout,tuple_buckets,item_scores,catalogue_loss",
+    [("decoder_only", "csr", 0, False, False),
+     ("decoder_only", "dense", 0, False, False),
+     ("decoder_only", "csr", 5, False, False),
+     ("item_level", "csr", 0, False, False),
+     ("item_level", "dense", 5, False, True),
+     ("item_level", "csr", 5, True, True),
+     ("encoder_decoder", "csr", 0, False, False)])
 def test_beam_search_equals_exhaustive_search(family, layout, tuple_buckets,
-                                              item_scores):
+                                              item_scores, catalogue_loss):
   # With the tuple embedding, the history's items carry it in the cached
   # prefill exactly as in the full sequences that brute force runs. Brute
   # force scores through each family's training-time pass (item re-scoring
-  # included).
+  # and the catalogue-normalised softmax included).
   item_codes = _catalogue()
   model, params = decoding_cases.tiny_model(
       seed=0, num_levels=len(CODEBOOK_SIZES), tuple_buckets=tuple_buckets,
       family=family, item_score_weight=float(item_scores),
-      item_codes=item_codes)
+      item_codes=item_codes, catalogue_loss=catalogue_loss)
   trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS, layout)
   histories = _histories()

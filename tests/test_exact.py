@@ -21,6 +21,7 @@ def _four_level_catalogue():
 @pytest.mark.parametrize("family,tuple_buckets,item_scores",
                          [("decoder_only", 0, False), ("decoder_only", 5, False),
                           ("item_level", 0, False), ("item_level", 5, True),
+                          ("item_level_catalogue", 0, False),
                           ("encoder_decoder", 0, False)])
 def test_exact_scores_equal_brute_force(family, tuple_buckets, item_scores,
                                         chunk_size=4):
@@ -29,8 +30,10 @@ def test_exact_scores_equal_brute_force(family, tuple_buckets, item_scores,
   offsets = decoding_cases.token_offsets(sizes)
   model, params = decoding_cases.tiny_model(
       seed=1, vocab_size=1 + sum(sizes), num_levels=len(sizes),
-      tuple_buckets=tuple_buckets, codebook_sizes=sizes, family=family,
-      item_score_weight=float(item_scores), item_codes=item_codes)
+      tuple_buckets=tuple_buckets, codebook_sizes=sizes,
+      family=family.removesuffix("_catalogue"),
+      item_score_weight=float(item_scores), item_codes=item_codes,
+      catalogue_loss=family.endswith("_catalogue"))
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets)
   histories = decoding_cases.random_histories(np.random.default_rng(1),

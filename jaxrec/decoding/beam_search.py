@@ -55,14 +55,23 @@ def _select(candidate_scores: Array, beam_size: int, keep_lexicographic: bool
   return scores, index
 
 
+def renormalize(log_probs: Array, valid: Array) -> Array:
+  """Log-probs [..., width] renormalised over `valid` entries (-inf elsewhere)."""
+  total = jax.nn.logsumexp(jnp.where(valid, log_probs, -jnp.inf), axis=-1,
+                           keepdims=True)
+  return jnp.where(valid, log_probs - total, -jnp.inf)
+
+
 def _level_candidates(trie: trie_lib.DeviceTrie, depth: int, nodes: Array,
                       level_log_probs: Array, seen_ranks: Array | None,
-                      constrained: bool) -> tuple[Array, Array, Array, Array]:
+                      constrained: bool, catalogue_normalized: bool
+                      ) -> tuple[Array, Array, Array, Array]:
   """Candidates of every beam at one level: children, codes, log-probs, valid.
 
   nodes: [batch, beams]; level_log_probs: [batch, beams, codebook_size], the
-  level's log-probs.
-  Returns four [batch, beams, width] arrays.
+  level's log-probs (renormalised over the trie children when the model was
+  trained with a catalogue-normalised loss). Returns four [batch, beams,
+  width] arrays.
   """
   if not constrained:
     codes = jnp.broadcast_to(
@@ -70,10 +79,12 @@ def _level_candidates(trie: trie_lib.DeviceTrie, depth: int, nodes: Array,
         level_log_probs.shape)
     return codes, codes, level_log_probs, jnp.ones(codes.shape, bool)
   children, codes, valid = trie_lib.candidates(trie, depth, nodes)
-  if seen_ranks is not None:
-    valid &= masking.has_unseen(trie, depth + 1, children, seen_ranks)
   if trie.dense[depth] is None:
     level_log_probs = jnp.take_along_axis(level_log_probs, codes, axis=-1)
+  if catalogue_normalized:
+    level_log_probs = renormalize(level_log_probs, valid)
+  if seen_ranks is not None:
+    valid &= masking.has_unseen(trie, depth + 1, children, seen_ranks)
   return children, codes, level_log_probs, valid
 
 
@@ -113,7 +124,8 @@ def beam_search(model: generator_lib.Generator, params,
       log_probs, continuation = model.extend(
           params, history, continuation, paths[:, :, -1], depth - 1)
     children, codes, code_log_probs, valid = _level_candidates(
-        trie, depth, nodes, log_probs, seen_ranks, constrained)
+        trie, depth, nodes, log_probs, seen_ranks, constrained,
+        model.catalogue_normalized)
     num_beams, width = children.shape[1:]
     totals = jnp.where(valid, scores[..., None] + code_log_probs, -jnp.inf)
     last = depth == trie.num_levels - 1

@@ -17,6 +17,7 @@ model family (`jaxrec.models.generator`).
 import jax
 import jax.numpy as jnp
 
+from jaxrec.decoding import beam_search as beam_search_lib
 from jaxrec.decoding import masking
 from jaxrec.decoding import trie as trie_lib
 from jaxrec.models import generator as generator_lib
@@ -47,6 +48,8 @@ def _score_chunk(model, params, trie, history, depth, node_scores,
   child_log_probs = jnp.take_along_axis(
       log_probs, jnp.broadcast_to(child_codes, (batch,) + child_codes.shape),
       axis=-1)
+  if model.catalogue_normalized:
+    child_log_probs = beam_search_lib.renormalize(child_log_probs, valid)
   child_scores = node_scores[:, nodes, None] + child_log_probs
   valid &= in_range[:, None]
   children = jnp.where(valid, children, _num_nodes(trie, depth + 1))
@@ -72,6 +75,8 @@ def exact_leaf_scores(model: generator_lib.Generator, params,
   """
   first_log_probs, history = model.prefill(params, history_tokens)
   scores = first_log_probs[:, trie.child_code[0].astype(jnp.int32)]
+  if model.catalogue_normalized:  # the root's children: every first code
+    scores = jax.nn.log_softmax(scores, axis=-1)
   continuation = None  # of every node of the previous depth
   for depth in range(1, trie.num_levels):
     num_nodes = _num_nodes(trie, depth)

@@ -82,6 +82,13 @@ class Generator(abc.ABC):
   def num_levels(self) -> int:
     return self.layout.num_levels
 
+  @property
+  def catalogue_normalized(self) -> bool:
+    """Whether each level's softmax runs over the catalogue's children of the
+    prefix only (trained so): constrained decoding then renormalises the
+    level's log-probs over the trie children, as training did."""
+    return False
+
   @abc.abstractmethod
   def init(self, rng: Array) -> Params:
     """Parameters with logical axis names (flax boxed) for `rng`."""

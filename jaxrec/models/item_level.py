@@ -16,6 +16,11 @@ product with level l's code embeddings E (tied with the input embeddings) plus
 a bias. Decoding keeps only u (`[batch, Q, embed]`) per continuation, so a
 beam step costs one small MLP, not a Transformer pass.
 
+Catalogue-normalised loss (option, `model.catalogue_loss`): each level's
+softmax runs over the codes that can follow the target's prefix in the
+catalogue, so the levels' product is a distribution over real items, as
+constrained decoding assumes; decoding renormalises the same way.
+
 Item re-scoring (option, `model.item_score_weight` > 0; LIGER, Yang et al.
 2024): the same state h also scores whole items, s(h, i) = h . e_i, with e_i
 the item's input embedding (its codes' embeddings summed, plus its tuple
@@ -27,6 +32,7 @@ beams.
 """
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -37,6 +43,7 @@ import optax
 
 from jaxrec.models import decoder as decoder_lib
 from jaxrec.models import generator
+from jaxrec.models import prefix_children
 
 Array = jax.Array
 _partitioned = decoder_lib._partitioned  # pylint: disable=protected-access
@@ -185,19 +192,34 @@ class ItemLevel(generator.Generator):
   """A `generator.Generator` over `ItemLevelNet`.
 
   item_codes: the catalogue's code tuples [num_items, L]; needed when
-    item_score_weight > 0 (the item loss's softmax runs over every item).
+    item_score_weight > 0 (the item loss's softmax runs over every item) or
+    with catalogue_loss.
   item_score_weight: weight of the item re-scoring loss (0: off).
+  catalogue_loss: each level's softmax runs over the codes that can follow
+    the target's prefix in the catalogue (`prefix_children`), not the whole
+    codebook; decoding renormalises likewise.
   """
 
   net: ItemLevelNet
   layout: generator.CodeLayout
   item_codes: np.ndarray | None = None
   item_score_weight: float = 0.0
+  catalogue_loss: bool = False
 
   def __post_init__(self):
-    if self.item_score_weight and self.item_codes is None:
-      raise ValueError("model.item_score_weight > 0 needs the catalogue's "
-                       "item codes")
+    if (self.item_score_weight or self.catalogue_loss) and (
+        self.item_codes is None):
+      raise ValueError("model.item_score_weight > 0 and model.catalogue_loss "
+                       "need the catalogue's item codes")
+
+  @property
+  def catalogue_normalized(self) -> bool:
+    return self.catalogue_loss
+
+  @functools.cached_property
+  def _prefix_children(self) -> prefix_children.PrefixChildren:
+    return prefix_children.PrefixChildren.build(self.item_codes,
+                                                self.layout.codebook_sizes)
 
   @classmethod
   def from_config(cls, model_config: ml_collections.ConfigDict,
@@ -216,9 +238,10 @@ class ItemLevel(generator.Generator):
         dtype=jnp.dtype(model_config.dtype),
         head_mlp_dim=model_config.get("head_mlp_dim", 0),
         tuple_buckets=model_config.get("tuple_buckets", 0))
-    weight = float(model_config.get("item_score_weight", 0.0))
-    return cls(net, layout, None if item_codes is None else
-               np.asarray(item_codes), weight)
+    return cls(net, layout,
+               None if item_codes is None else np.asarray(item_codes),
+               float(model_config.get("item_score_weight", 0.0)),
+               bool(model_config.get("catalogue_loss", False)))
 
   def _tokens(self, codes: Array) -> Array:
     return codes + jnp.asarray(self.layout.token_offsets, codes.dtype)
@@ -249,12 +272,18 @@ class ItemLevel(generator.Generator):
         rngs={"dropout": dropout_rng})
     targets = tokens.reshape(tokens.shape[0], -1, self.num_levels)[:, 1:]
     weights = (targets[..., 0] != 0).astype(jnp.float32)  # [batch, n - 1]
+    target_codes = jnp.maximum(
+        targets - jnp.asarray(self.layout.token_offsets, targets.dtype), 0)
     total = 0.0
     for level, level_logits in enumerate(logits):
-      codes = jnp.maximum(targets[..., level] - self.layout.token_offsets[level],
-                          0)
-      labels = optax.smooth_labels(
-          jax.nn.one_hot(codes, level_logits.shape[-1]), label_smoothing)
+      labels = jax.nn.one_hot(target_codes[..., level], level_logits.shape[-1])
+      if self.catalogue_loss:  # smoothing too stays on the allowed codes
+        allowed = self._prefix_children.mask(target_codes[..., :level], level)
+        level_logits = jnp.where(allowed, level_logits, -1e9)
+        spread = allowed / jnp.maximum(allowed.sum(-1, keepdims=True), 1)
+        labels = (1 - label_smoothing) * labels + label_smoothing * spread
+      else:
+        labels = optax.smooth_labels(labels, label_smoothing)
       total += (optax.softmax_cross_entropy(level_logits, labels) *
                 weights).sum()
     num_targets = weights.sum() * self.num_levels
