@@ -1,7 +1,7 @@
 r"""The quality table: all models on MovieLens-100K, several seeds, one command.
 
   python benchmarks/quality_table.py [--seeds=0,1,2] [--root=runs/quality] \
-      [--models=tiger_rqkmeans,item_level,item_level_plain,sasrec] \
+      [--models=tiger_rqkmeans,item_level,item_level_hybrid,sasrec] \
       [--out=docs/results.md] [--parallel=1] [--extra=KEY=VALUE,...] \
       [--title=...]
 
@@ -41,13 +41,14 @@ MODELS = {
     "tiger_long": ("Generative, RQ-KMeans, validation-best recipe "
                    "(history 50, 6000 steps)", "configs/ml100k_tiger_long.py",
                    []),
-    "item_level": ("Generative, item-level, RQ-KMeans IDs, item re-scoring",
+    "item_level": ("Generative, item-level, RQ-KMeans IDs",
                    "configs/ml100k_item_level.py", []),
-    "item_level_plain": ("Generative, item-level, RQ-KMeans IDs, codes only",
-                         "configs/ml100k_item_level.py",
-                         ["model.item_score_weight=0.0"]),
+    "item_level_rescore": ("Generative, item-level, RQ-KMeans IDs, item "
+                           "re-scoring", "configs/ml100k_item_level.py",
+                           ["model.item_score_weight=1.0",
+                            "model.tuple_buckets=8192"]),
     "item_level_hybrid": ("Generative, item-level, hybrid (text + "
-                          "collaborative) IDs, item re-scoring",
+                          "collaborative) IDs",
                           "configs/ml100k_item_level.py:hybrid", []),
     "encoder_decoder": ("Generative, encoder-decoder (TIGER layout), "
                         "RQ-KMeans IDs", "configs/ml100k_tiger.py",
@@ -55,7 +56,8 @@ MODELS = {
     "sasrec": ("SASRec (full softmax)", "configs/ml100k_sasrec.py", []),
 }
 # The long recipe costs ~8x the default's on a CPU: run it on request.
-DEFAULT_MODELS = ["tiger_rqkmeans", "item_level", "item_level_plain", "sasrec"]
+DEFAULT_MODELS = ["tiger_rqkmeans", "item_level", "item_level_hybrid",
+                  "sasrec"]
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 POPULARITY = "Most popular"
 

@@ -7,9 +7,9 @@ attends to the history, to the cached keys and values of its own earlier
 tokens, and to itself. All continuations of a user share the history's cache
 without copying it, and only the new tokens go through the model.
 
-Cached continuation tokens are laid out [batch, Q, steps, ...] (the
-interface's continuation-major layout). The decoder uses learned absolute
-positions, so the order of keys does not matter, only the mask.
+Continuations cache their tokens' keys and values (`continuation_cache`).
+The decoder uses learned absolute positions, so the order of keys does not
+matter, only the mask.
 
 Log-probabilities are those of the full softmax over every token, restricted
 to the level's codes (an item's score is the log-likelihood of its tokens).
@@ -22,12 +22,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxrec.models import continuation_cache
 from jaxrec.models import decoder as decoder_lib
 from jaxrec.models import generator
 
 Array = jax.Array
-# Per layer, keys and values [batch, Q, steps, heads, head_dim].
-StepKV = list[tuple[Array, Array]]
+StepKV = continuation_cache.StepKV
 
 
 @jax.tree_util.register_dataclass
@@ -51,21 +51,6 @@ def target_weights(targets: Array, num_levels: int) -> Array:
   target_position = jnp.arange(1, targets.shape[1] + 1)
   return ((targets != 0) & (target_position >= num_levels)[None]).astype(
       jnp.float32)
-
-
-def _own_mask(history_valid: Array, steps: int, width: int) -> Array:
-  """[batch, Q, hist_len + Q * steps + Q]: history, own cached tokens, self.
-
-  Cached tokens are continuation-major (q * steps + s), the new ones follow.
-  """
-  batch = history_valid.shape[0]
-  eye = jnp.eye(width, dtype=bool)
-  own = jnp.concatenate([jnp.repeat(eye, steps, axis=1), eye], axis=1)
-  return jnp.concatenate([
-      jnp.broadcast_to(history_valid[:, None], (batch, width,
-                                                history_valid.shape[1])),
-      jnp.broadcast_to(own[None], (batch, width, (steps + 1) * width)),
-  ], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,21 +108,13 @@ class DecoderOnly(generator.Generator):
              codes: Array, depth: int) -> tuple[Array, StepKV]:
     tokens = codes + self.layout.token_offsets[depth]
     batch, width = tokens.shape
-    steps = 0 if continuation is None else continuation[0][0].shape[2]
-    prefix = history.kv
-    if continuation is not None:
-      flat = lambda x: x.reshape(batch, width * steps, *x.shape[3:])
-      prefix = [(jnp.concatenate([hk, flat(ok).astype(hk.dtype)], axis=1),
-                 jnp.concatenate([hv, flat(ov).astype(hv.dtype)], axis=1))
-                for (hk, hv), (ok, ov) in zip(history.kv, continuation)]
+    steps = continuation_cache.num_steps(continuation)
     positions = jnp.broadcast_to((history.next_position + steps)[:, None],
                                  (batch, width))
     logits, new_kv = self.model.apply(
         {"params": params}, tokens, positions,
-        _own_mask(history.valid, steps, width), prefix_kv=prefix)
-    new_kv = [(k[:, :, None], v[:, :, None]) for k, v in new_kv]
-    if continuation is not None:
-      new_kv = [(jnp.concatenate([ok, nk], axis=2),
-                 jnp.concatenate([ov, nv], axis=2))
-                for (ok, ov), (nk, nv) in zip(continuation, new_kv)]
-    return self._level(jax.nn.log_softmax(logits), depth + 1), new_kv
+        continuation_cache.attention_mask(history.valid, steps, width),
+        prefix_kv=continuation_cache.attention_prefix(history.kv,
+                                                      continuation))
+    return (self._level(jax.nn.log_softmax(logits), depth + 1),
+            continuation_cache.append(continuation, new_kv))

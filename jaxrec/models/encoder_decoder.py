@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxrec.models import continuation_cache
 from jaxrec.models import decoder as decoder_lib
-from jaxrec.models import decoder_only
 from jaxrec.models import generator
 
 Array = jax.Array
@@ -334,16 +334,12 @@ class EncoderDecoder(generator.Generator):
   def extend(self, params, history: EncodedHistory, continuation,
              codes: Array, depth: int):
     batch, width = codes.shape
-    steps = 0 if continuation is None else continuation[0][0].shape[2]
+    steps = continuation_cache.num_steps(continuation)
     # The BOS position's keys and values are shared by every continuation.
-    bos_valid = jnp.ones((batch, 1), bool)
-    prefix_kv = history.bos_kvs
-    if continuation is not None:
-      flat = lambda x: x.reshape(batch, width * steps, *x.shape[3:])
-      prefix_kv = [(jnp.concatenate([bk, flat(ok).astype(bk.dtype)], axis=1),
-                    jnp.concatenate([bv, flat(ov).astype(bv.dtype)], axis=1))
-                   for (bk, bv), (ok, ov) in zip(history.bos_kvs, continuation)]
-    mask = decoder_only._own_mask(bos_valid, steps, width)  # pylint: disable=protected-access
+    prefix_kv = continuation_cache.attention_prefix(history.bos_kvs,
+                                                    continuation)
+    mask = continuation_cache.attention_mask(jnp.ones((batch, 1), bool),
+                                             steps, width)
 
     def next_level(net, codes):
       x = net.embed_codes(codes, depth + 1, (batch, width))
@@ -353,9 +349,5 @@ class EncoderDecoder(generator.Generator):
 
     logits, new_kvs = self.net.apply({"params": params}, codes,
                                      method=next_level)
-    new_kvs = [(k[:, :, None], v[:, :, None]) for k, v in new_kvs]
-    if continuation is not None:
-      new_kvs = [(jnp.concatenate([ok, nk], axis=2),
-                  jnp.concatenate([ov, nv], axis=2))
-                 for (ok, ov), (nk, nv) in zip(continuation, new_kvs)]
-    return jax.nn.log_softmax(logits), new_kvs
+    return (jax.nn.log_softmax(logits),
+            continuation_cache.append(continuation, new_kvs))
