@@ -9,10 +9,12 @@ most-popular about the same. The whole job runs (`configs/tiny.py` with the
 default recipe's collaborative IDs, 8 x 4 codes) for 300 steps.
 
 Measured (test Recall@10, 300 steps): item_level 0.80, at the ceiling by
-step 100; decoder_only 0.27, and 0.29 valid after 600 steps (0.33 test with
-hybrid IDs, whose first code is the category). The decoder-only family must
-find the latest item's first code three tokens back; the item-level family
-sees the latest item as one position. The thresholds state that gap.
+step 100; encoder_decoder 0.79; decoder_only 0.27, and 0.29 valid after 600
+steps (0.33 test with hybrid IDs, whose first code is the category). The
+decoder-only family must find the latest item's first code several tokens
+back; the item-level family sees the latest item as one position, and the
+encoder-decoder's positions count back from the latest token. The thresholds
+state that gap.
 """
 
 import subprocess
@@ -23,7 +25,8 @@ from jaxrec.models import generator
 from tests import planted_data
 from tests import tiny_runs
 
-MIN_RECALL_AT_10 = {"decoder_only": 0.2, "item_level": 0.7}
+MIN_RECALL_AT_10 = {"decoder_only": 0.2, "item_level": 0.7,
+                    "encoder_decoder": 0.7}
 
 
 @pytest.fixture(scope="module")
