@@ -122,11 +122,12 @@ def test_max_user_interactions_bad_value_is_named(tmp_path, value):
 
 
 def test_sparse_ml100k_recipe():
-  tiger = recipes.load_recipe(str(CONFIGS / "ml100k_tiger.py"), "hybrid")
+  default = recipes.load_recipe(str(CONFIGS / "ml100k_item_level.py"),
+                                "hybrid")
   sparse = recipes.load_recipe(str(CONFIGS / "ml100k_sparse.py"))
   assert sparse.data.max_user_interactions == 20
   assert sparse.tokenizer.encoder.kind == "hybrid"
-  del sparse.data["max_user_interactions"]
-  assert sparse.to_dict() == tiger.to_dict()
+  sparse.data.max_user_interactions = 0
+  assert sparse.to_dict() == default.to_dict()
   lexical = recipes.load_recipe(str(CONFIGS / "ml100k_sparse.py"), "lexical")
   assert lexical.tokenizer.encoder.kind == "lexical"
