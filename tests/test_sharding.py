@@ -102,8 +102,12 @@ def test_parameters_carry_the_sharding_their_rules_say(mesh_shape):
         zip(sharding_lib.MESH_AXES, mesh_shape))
 
 
-@pytest.mark.parametrize("family", generator_lib.FAMILIES)
-@pytest.mark.parametrize("mesh_shape", MESHES)
+# Every mesh with the default family, every family on the mixed mesh.
+@pytest.mark.parametrize(
+    "mesh_shape,family",
+    [(mesh, "decoder_only") for mesh in MESHES] +
+    [((2, 2, 2), family) for family in generator_lib.FAMILIES
+     if family != "decoder_only"])
 def test_one_step_matches_a_single_device(mesh_shape, family):
   reference_state, reference_metrics = _one_step(
       _config((1, 1, 1), family), jax.devices()[:1])
