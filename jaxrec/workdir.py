@@ -9,7 +9,10 @@ import json
 import ml_collections
 from etils import epath
 
+from jaxrec.semantic_ids import vocab as vocab_lib
+
 CONFIG_FILE = "config.json"
+VOCAB_DIR = "vocab"
 
 
 def _flatten(tree, prefix: str = "") -> dict[str, object]:
@@ -57,6 +60,29 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
           + "\n  ".join(differences))
     return
   write_json_atomically(path, resolved, sort_keys=True)
+
+
+def load_config(workdir: epath.PathLike) -> ml_collections.ConfigDict:
+  """The run's resolved config, from DIR/config.json.
+
+  Raises:
+    FileNotFoundError: DIR has no config.json (no job was started there).
+  """
+  path = epath.Path(workdir) / CONFIG_FILE
+  if not path.exists():
+    raise FileNotFoundError(f"{path} does not exist: {workdir} is not a "
+                            "jaxrec work directory (run jaxrec.main first)")
+  return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def vocab_dir(workdir: epath.PathLike) -> epath.Path:
+  """DIR/vocab: the vocabulary and the files describing it."""
+  return epath.Path(workdir) / VOCAB_DIR
+
+
+def vocab_path(workdir: epath.PathLike) -> epath.Path:
+  """DIR/vocab/vocab.json."""
+  return vocab_dir(workdir) / vocab_lib.VOCAB_FILENAME
 
 
 def write_bytes_atomically(path: epath.PathLike, data: bytes) -> epath.Path:

@@ -9,7 +9,7 @@ from jaxrec.evaluation import evaluator
 from jaxrec.evaluation import metrics
 from jaxrec.models import generator as generator_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
-from jaxrec.train import sharding
+from jaxrec import sharding
 from tests import decoding_cases
 
 SIZES = (4, 4, 3)

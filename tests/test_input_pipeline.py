@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import input_pipeline
 
 ITEM_TOKENS = np.array([[1, 5], [2, 6], [3, 7], [4, 8]], dtype=np.int32)
@@ -20,7 +21,7 @@ def _iterator(process_index=0, process_count=1, seed=0):
 
 
 def test_item_sequences_to_tokens_pads_with_zero():
-  tokens = input_pipeline.item_sequences_to_tokens(
+  tokens = vocab_lib.item_sequences_to_tokens(
       np.array([[3, 0, -1]]), ITEM_TOKENS)
   np.testing.assert_array_equal(tokens, [[4, 8, 1, 5, 0, 0]])
 

@@ -13,7 +13,7 @@ from jaxrec.data import registry
 from jaxrec.data import split as split_lib
 from jaxrec.semantic_ids import tokenizer
 from jaxrec.train import input_pipeline
-from jaxrec.train import sharding as sharding_lib
+from jaxrec import sharding as sharding_lib
 from jaxrec.train import step as step_lib
 from jaxrec.train import trainer
 from tests import synthetic_amazon

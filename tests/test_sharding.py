@@ -13,7 +13,7 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from jaxrec import recipes
-from jaxrec.train import sharding as sharding_lib
+from jaxrec import sharding as sharding_lib
 from jaxrec.train import state as state_lib
 from jaxrec.train import step as step_lib
 from jaxrec.models import generator as generator_lib

@@ -88,6 +88,15 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
                         data_config.name)
 
 
+def load_split(data_config: ml_collections.ConfigDict, workdir: str
+               ) -> tuple[dataset.InteractionData, split.SplitData]:
+  """`load`, then the leave-one-out split every stage uses (train / valid /
+  test per user), so all of them see the same users and targets."""
+  data = load(data_config, workdir)
+  return data, split.leave_one_out(data.user_items, data.user_timestamps,
+                                   data.user_ids)
+
+
 def truncate_users(data: dataset.InteractionData, max_interactions: int,
                    name: str = "dataset") -> dataset.InteractionData:
   """Keeps each user's first `max_interactions` interactions (0 = all).

@@ -19,14 +19,14 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from jaxrec import sharding as sharding_lib
 from jaxrec.data import split as split_lib
 from jaxrec.decoding import beam_search as beam_search_lib
 from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import masking
 from jaxrec.decoding import trie as trie_lib
 from jaxrec.evaluation import metrics as metrics_lib
-from jaxrec.train import input_pipeline
-from jaxrec.train import sharding as sharding_lib
+from jaxrec.semantic_ids import vocab as vocab_lib
 
 MODES = ("beam", "exact", "unconstrained")
 LIST_SIZE = max(metrics_lib.DEFAULT_CUTOFFS)
@@ -151,7 +151,7 @@ class Ranker:
 
   def _inputs(self, eval_set: EvalSet) -> list[np.ndarray]:
     """History tokens and (when masking) padded seen items, one row a user."""
-    inputs = [input_pipeline.item_sequences_to_tokens(eval_set.histories,
+    inputs = [vocab_lib.item_sequences_to_tokens(eval_set.histories,
                                                       self._item_tokens)]
     if self.mask_history:
       width = _round_up(max([len(s) for s in eval_set.seen_items] + [1]), 64)

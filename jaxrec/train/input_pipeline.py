@@ -3,17 +3,7 @@
 import grain
 import numpy as np
 
-
-def item_sequences_to_tokens(item_indices: np.ndarray, item_tokens: np.ndarray
-                             ) -> np.ndarray:
-  """Item indices [..., num_items_in_seq] (-1 = padding) -> flat code tokens.
-
-  item_tokens: [num_items, num_levels] token ids of every item.
-  Returns [..., num_items_in_seq * num_levels] int32, padding -> token 0.
-  """
-  tokens = np.where(item_indices[..., None] >= 0,
-                    item_tokens[np.maximum(item_indices, 0)], 0)
-  return tokens.reshape(*item_indices.shape[:-1], -1).astype(np.int32)
+from jaxrec.semantic_ids.vocab import item_sequences_to_tokens
 
 
 def training_iterator(windows: np.ndarray, item_tokens: np.ndarray, *,

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh, PartitionSpec
 
-from jaxrec.train import sharding as sharding_lib
+from jaxrec import sharding as sharding_lib
 
 
 @flax.struct.dataclass

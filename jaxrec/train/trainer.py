@@ -14,7 +14,7 @@ from jaxrec.models import generator as generator_lib
 from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import input_pipeline
 from jaxrec.train import metric_writer as metric_writer_lib
-from jaxrec.train import sharding as sharding_lib
+from jaxrec import sharding as sharding_lib
 from jaxrec.train import state as state_lib
 from jaxrec.train import step as step_lib
 
