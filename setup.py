@@ -2,6 +2,11 @@
 
 import setuptools
 
+# The top-level recipe folders ship inside the package as jaxrec/_recipes/
+# (found by jaxrec.recipes), so that a wheel installed anywhere has them.
+RECIPE_DIRS = {"jaxrec._recipes.configs": "configs",
+               "jaxrec._recipes.tokenizers": "tokenizers"}
+
 setuptools.setup(
     name="jaxrec",
     version="0.1.0",
@@ -10,7 +15,9 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["jaxrec", "jaxrec.*"]),
+    packages=(setuptools.find_packages(include=["jaxrec", "jaxrec.*"])
+              + list(RECIPE_DIRS)),
+    package_dir=RECIPE_DIRS,
     package_data={"jaxrec.data": ["checksums/*.tsv"]},
     install_requires=[
         "absl-py>=2.1",
@@ -25,6 +32,7 @@ setuptools.setup(
         "numpy>=1.26",
         "optax>=0.2.5",
         "orbax-checkpoint>=0.12.8",
+        "requests>=2.31",
         "safetensors>=0.8.0",
         "sentencepiece>=0.2.0",
         "tensorboardX>=2.6",
@@ -39,6 +47,7 @@ setuptools.setup(
             "jaxrec-main=jaxrec.main:entry_point",
             "jaxrec-evaluate=jaxrec.evaluate:entry_point",
             "jaxrec-export-vocab=jaxrec.export_vocab:entry_point",
+            "jaxrec-recommend=jaxrec.recommend:entry_point",
             "jaxrec-tokenize=jaxrec.tokenize:entry_point",
         ],
     },

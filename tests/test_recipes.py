@@ -1,6 +1,8 @@
-"""The paper recipes load, carry the cited values and train for one step."""
+"""Recipes resolve by name or path; the paper recipes carry the cited values
+and train for one step."""
 
 import functools
+import os
 import pathlib
 
 import jax
@@ -33,11 +35,47 @@ RECIPES = {
 
 
 def load(name, variant=None):
-  return recipes.load_recipe(str(CONFIGS / f"{name}.py"), variant)
+  return recipes.load(name, variant)
 
 
 def flat_keys(config):
   return set(workdir_lib._flatten(workdir_lib.config_to_dict(config)))  # pylint: disable=protected-access
+
+
+def test_run_recipes_are_the_files_in_configs():
+  assert recipes.run_recipes() == sorted(
+      path.stem for path in CONFIGS.glob("*.py"))
+  assert {"tiny", "ml100k_tiger", *RECIPES} <= set(recipes.run_recipes())
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny.py"])
+def test_recipe_path_of_a_name(name):
+  assert os.path.samefile(recipes.recipe_path(name), CONFIGS / "tiny.py")
+
+
+def test_recipe_path_keeps_an_existing_file(tmp_path, monkeypatch):
+  own = tmp_path / "tiny.py"  # same name as a shipped recipe: the file wins
+  own.touch()
+  assert recipes.recipe_path(str(own)) == str(own)
+  monkeypatch.chdir(CONFIGS.parent)
+  assert recipes.recipe_path("configs/tiny.py") == "configs/tiny.py"
+
+
+@pytest.mark.parametrize("name", ["no_such_recipe", "configs/no_such.py"])
+def test_unknown_recipe_lists_the_shipped_names(name):
+  with pytest.raises(ValueError, match=name) as error:
+    recipes.recipe_path(name)
+  assert ", ".join(recipes.run_recipes()) in str(error.value)
+
+
+def test_load_by_name_equals_load_by_path():
+  assert recipes.load("tiny") == recipes.load_recipe(str(CONFIGS / "tiny.py"))
+  assert load("ml100k_tiger", "lexical").tokenizer.encoder.kind == "lexical"
+
+
+def test_tokenizer_recipe_by_name():
+  config = recipes.tokenizer_recipe("rqkmeans", "lexical")
+  assert (config.recipe, config.encoder.kind) == ("rqkmeans", "lexical")
 
 
 @pytest.mark.parametrize("variant", [None, "grid"])
