@@ -44,6 +44,7 @@ __all__ = [
     "kmeans_plus_plus_init",
     "quantization_stats",
     "residual_kmeans",
+    "sq_dists",
 ]
 
 DEFAULT_CHUNK_SIZE = 8192
@@ -67,7 +68,7 @@ def _valid(xp: jax.Array, n: int) -> jax.Array:
   return jnp.arange(xp.shape[0]) < n
 
 
-def _sq_dists(x: jax.Array, centroids: jax.Array) -> jax.Array:
+def sq_dists(x: jax.Array, centroids: jax.Array) -> jax.Array:
   """Squared distances [n, K] of points [n, D] to centroids [K, D]."""
   cross = jnp.dot(x, centroids.T, precision=_HIGHEST)
   d2 = (jnp.sum(x * x, axis=1, keepdims=True) - 2.0 * cross
@@ -83,7 +84,7 @@ def _assign(xp: jax.Array, centroids: jax.Array,
   chunk = min(chunk_size, padded)
 
   def one_chunk(xc):
-    d2 = _sq_dists(xc, centroids)
+    d2 = sq_dists(xc, centroids)
     labels = jnp.argmin(d2, axis=1)
     return labels.astype(jnp.int32), jnp.take_along_axis(
         d2, labels[:, None], axis=1)[:, 0]

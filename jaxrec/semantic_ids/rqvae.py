@@ -64,7 +64,6 @@ DEFAULT_CHUNK_SIZE = 8192
 # K-means initialisation fits on at most this many items' latents.
 KMEANS_INIT_MAX_ITEMS = 65536
 KMEANS_INIT_ITERS = 20
-_HIGHEST = lax.Precision.HIGHEST
 
 
 class MLP(nn.Module):
@@ -92,13 +91,6 @@ def _mlp_apply(mlp_params: Params, x: Array) -> Array:
 # ----------------------------------------------------------- quantization --
 
 
-def _sq_dists(x: Array, codebook: Array) -> Array:
-  """Squared distances [n, K] of x [n, d] to codebook [K, d]."""
-  cross = jnp.dot(x, codebook.T, precision=_HIGHEST)
-  return jnp.maximum(jnp.sum(x * x, axis=1, keepdims=True) - 2.0 * cross
-                     + jnp.sum(codebook * codebook, axis=1), 0.0)
-
-
 def _residual_quantize(z: Array, codebooks: Sequence[Array]
                        ) -> tuple[Array, list[Array], list[Array]]:
   """Residual quantization of latents z [n, d].
@@ -110,7 +102,8 @@ def _residual_quantize(z: Array, codebooks: Sequence[Array]
   """
   residual, codes, residuals, chosen = z, [], [], []
   for codebook in codebooks:
-    code = jnp.argmin(_sq_dists(lax.stop_gradient(residual), codebook), axis=1)
+    code = jnp.argmin(rk.sq_dists(lax.stop_gradient(residual), codebook),
+                      axis=1)
     e = codebook[code]
     codes.append(code.astype(jnp.int32))
     residuals.append(residual)
@@ -246,13 +239,13 @@ def _restart_on_latents(codebooks: Sequence[Array], z: Array,
   for level, (codebook, is_dead) in enumerate(zip(codebooks, dead)):
     d2 = _map_chunks(  # To the nearest live code (inf if none is live).
         lambda rc, c=codebook, dead=is_dead: jnp.min(
-            jnp.where(dead, jnp.inf, _sq_dists(rc, c)), axis=1),
+            jnp.where(dead, jnp.inf, rk.sq_dists(rc, c)), axis=1),
         residual, chunk_size)
     pick = _draw_by_error(jax.random.fold_in(key, level), d2,
                           codebook.shape[0])
     codebook = jnp.where(is_dead[:, None], residual[pick], codebook)
     code = _map_chunks(
-        lambda rc, c=codebook: jnp.argmin(_sq_dists(rc, c), axis=1),
+        lambda rc, c=codebook: jnp.argmin(rk.sq_dists(rc, c), axis=1),
         residual, chunk_size)
     residual = residual - codebook[code]
     new_books.append(codebook)
