@@ -86,46 +86,11 @@ def test_sentencepiece_encodes_code_tokens_as_single_pieces(tmp_path):
   assert processor.decode(processor.encode(text)) == text
   # Every item's token string is exactly its L pieces.
   for index in range(0, vocab.num_items, 37):
-    pieces = processor.encode(export.item_token_string(vocab, index),
-                              out_type=str)
+    pieces = processor.encode(vocab.item_token_string(index), out_type=str)
     assert len(pieces) == vocab.num_levels
   assert processor.piece_to_id("<a_256>") == processor.unk_id()
   vocab_lines = (tmp_path / "sp.vocab").read_text(encoding="utf-8")
   assert "<a_17>\t" in vocab_lines and "<d_4>\t" in vocab_lines
-
-
-def test_token_strings():
-  vocab = _tiger_vocab()
-  assert export.item_token_string(vocab, 0) == "<a_17><b_3><c_200><d_0>"
-  assert export.item_token_string(vocab, 4) == "<a_17><b_3><c_200><d_4>"
-  assert export.parse_token_string("<a_17><b_3><c_200><d_0>") == (17, 3, 200, 0)
-  for index in range(vocab.num_items):
-    text = export.item_token_string(vocab, index)
-    assert export.item_index_of_token_string(vocab, text) == index
-  assert export.item_index_of_token_string(vocab, "<a_0><b_0><c_0><d_4>") == -1
-  assert export.code_token(25, 1) == "<z_1>"
-  with pytest.raises(ValueError, match="at most 26 levels"):
-    export.code_token(26, 0)
-  with pytest.raises(IndexError):
-    export.item_token_string(vocab, vocab.num_items)
-
-
-@pytest.mark.parametrize("text, match", [
-    ("<b_3><a_17>", "levels must be ab in order"),
-    ("<a_17> <b_3>", "not a sequence of code tokens"),
-    ("<a_17><b_x>", "not a sequence of code tokens"),
-    ("", "not a sequence of code tokens"),
-])
-def test_parse_token_string_rejects(text, match):
-  with pytest.raises(ValueError, match=match):
-    export.parse_token_string(text)
-
-
-def test_parse_token_string_checks_sizes():
-  with pytest.raises(ValueError, match="outside"):
-    export.parse_token_string("<a_7>", (7,))
-  with pytest.raises(ValueError, match="has 2 levels, expected 1"):
-    export.parse_token_string("<a_1><b_1>", (7,))
 
 
 def test_more_than_26_levels_cannot_be_sentencepiece(tmp_path):

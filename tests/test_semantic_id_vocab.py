@@ -115,6 +115,58 @@ def test_vocab_is_immutable():
     v.dataset_fingerprint = "other"
 
 
+def _tiger_like_vocab():
+  """3 x 256 codes + a collision level of 5: items 0..4 share (17, 3, 200)."""
+  codes = [[17, 3, 200, c] for c in range(5)] + [[0, 0, 0, 0], [255, 1, 2, 0]]
+  return SemanticIdVocab.from_codes([f"i{i}" for i in range(len(codes))],
+                                    np.array(codes), (256, 256, 256, 5), "fp")
+
+
+def test_token_strings():
+  v = _tiger_like_vocab()
+  assert v.item_token_string(0) == "<a_17><b_3><c_200><d_0>"
+  assert v.item_token_string(4) == "<a_17><b_3><c_200><d_4>"
+  assert vocab_lib.parse_token_string("<a_17><b_3><c_200><d_0>") == (
+      17, 3, 200, 0)
+  for index in range(v.num_items):
+    assert v.item_index_of_token_string(v.item_token_string(index)) == index
+  assert v.item_index_of_token_string("<a_0><b_0><c_0><d_4>") == -1
+  assert vocab_lib.codes_token_string((17, 3)) == "<a_17><b_3>"
+  assert vocab_lib.code_tokens((2, 1)) == ["<a_0>", "<a_1>", "<b_0>"]
+  assert vocab_lib.code_token(25, 1) == "<z_1>"
+  with pytest.raises(ValueError, match="at most 26 levels"):
+    vocab_lib.code_token(26, 0)
+  with pytest.raises(IndexError):
+    v.item_token_string(v.num_items)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("<b_3><a_17>", "levels must be ab in order"),
+    ("<a_17> <b_3>", "not a sequence of code tokens"),
+    ("<a_17><b_x>", "not a sequence of code tokens"),
+    ("", "not a sequence of code tokens"),
+])
+def test_parse_token_string_rejects(text, match):
+  with pytest.raises(ValueError, match=match):
+    vocab_lib.parse_token_string(text)
+
+
+def test_parse_token_string_checks_sizes():
+  with pytest.raises(ValueError, match="outside"):
+    vocab_lib.parse_token_string("<a_7>", (7,))
+  with pytest.raises(ValueError, match="has 2 levels, expected 1"):
+    vocab_lib.parse_token_string("<a_1><b_1>", (7,))
+
+
+def test_check_fingerprint():
+  v = _vocab()
+  assert v.check_fingerprint(None, "here") is v
+  assert v.check_fingerprint("fp1", "here") is v
+  with pytest.raises(vocab_lib.FingerprintMismatchError,
+                     match="here: dataset_fingerprint 'fp1'.*'fp2'"):
+    v.check_fingerprint("fp2", "here")
+
+
 def test_fingerprint_mismatch(tmp_path):
   path = tmp_path / "vocab.json"
   _vocab("fp1").save(path)

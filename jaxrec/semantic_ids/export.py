@@ -19,13 +19,14 @@ r"""Exports a `SemanticIdVocab` to other formats; each loads back identically.
   int64, `fingerprint` 0-d unicode, `format_version` 0-d int64. Item ids may
   not contain NUL (numpy drops trailing ones).
 - `sentencepiece`: `PATH.model` and `PATH.vocab` (SentencePiece's own files)
-  for a model whose user-defined symbols are the code tokens: level l's code c
-  is `<x_c>` with x = chr(ord('a') + l), so an item reads
-  `<a_17><b_3><c_200><d_0>` and encodes to exactly those pieces (at most 26
-  levels). The model has no table of items, so the vocabulary also goes into a
-  sidecar `PATH.items.json` (the `vocab.json` format, fingerprint included),
-  which `load_export` needs. SentencePiece ids are not jaxrec token ids.
-  PATH is a prefix; a trailing `.model` is dropped.
+  for a model whose user-defined symbols are the code tokens of
+  `jaxrec.semantic_ids.vocab` (`vocab.code_tokens`), so an item's token
+  string (`SemanticIdVocab.item_token_string`, e.g. `<a_17><b_3><c_200><d_0>`)
+  encodes to exactly those pieces (at most 26 levels). The model has no table
+  of items, so the vocabulary also goes into a sidecar `PATH.items.json` (the
+  `vocab.json` format, fingerprint included), which `load_export` needs.
+  SentencePiece ids are not jaxrec token ids. PATH is a prefix; a trailing
+  `.model` is dropped.
 
 Every loader takes `expected_fingerprint` and then raises
 `vocab.FingerprintMismatchError` when the file was built from other data.
@@ -54,14 +55,12 @@ FORMATS = ("json", "tsv", "npz", "sentencepiece")
 TSV_FORMAT_VERSION = 1
 NPZ_FORMAT_VERSION = 1
 SIDECAR_SUFFIX = ".items.json"
-MAX_TOKEN_LEVELS = 26
 
 _TSV_HEADER_KEYS = ("format_version", "codebook_sizes", "fingerprint")
 _TSV_COMMENT = re.compile(r"# ([a-z_]+): (.*)")
 _TSV_INT = re.compile(r"-?[0-9]+")
 _NPZ_KEYS = ("item_ids", "item_codes", "codebook_sizes", "fingerprint",
              "format_version")
-_TOKEN = re.compile(r"<([a-z])_([0-9]+)>")
 # Gives the SentencePiece model single-character pieces for ASCII text besides
 # the code tokens (the tokens themselves are user-defined symbols).
 _SP_CORPUS = ("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ "
@@ -78,16 +77,6 @@ def _is_int(value: Any) -> bool:
 
 def _field_error(where: str, field: str, message: str) -> VocabFormatError:
   return VocabFormatError(f"{where}: field '{field}': {message}")
-
-
-def _check_fingerprint(vocab: SemanticIdVocab, expected: str | None,
-                       where: str) -> SemanticIdVocab:
-  if expected is not None and vocab.dataset_fingerprint != expected:
-    raise vocab_lib.FingerprintMismatchError(
-        f"{where}: dataset_fingerprint {vocab.dataset_fingerprint!r} does not "
-        f"match the expected {expected!r}: the vocabulary was built from "
-        "other data; rebuild it")
-  return vocab
 
 
 def _build(item_ids: Sequence[str], item_codes: np.ndarray,
@@ -233,7 +222,7 @@ def load_tsv(path: PathLike, *,
     item_codes.append(codes)
   codes = np.array(item_codes, np.int64).reshape(-1, len(sizes))
   vocab = _build(item_ids, codes, sizes, values["fingerprint"], where)
-  return _check_fingerprint(vocab, expected_fingerprint, where)
+  return vocab.check_fingerprint(expected_fingerprint, where)
 
 
 # --------------------------------------------------------------------- npz --
@@ -305,83 +294,10 @@ def load_npz(path: PathLike, *,
     fingerprint = _npz_field(archive, "fingerprint", "U", 0, where)
   vocab = _build(item_ids.tolist(), item_codes, sizes.tolist(),
                  str(fingerprint), where)
-  return _check_fingerprint(vocab, expected_fingerprint, where)
+  return vocab.check_fingerprint(expected_fingerprint, where)
 
 
 # ----------------------------------------------------------- sentencepiece --
-
-
-def level_letter(level: int) -> str:
-  """The letter of level `level` in code tokens: 0 -> 'a', 1 -> 'b', ..."""
-  if not 0 <= level < MAX_TOKEN_LEVELS:
-    raise ValueError(f"code tokens name levels a..z, so at most "
-                     f"{MAX_TOKEN_LEVELS} levels; got level {level}")
-  return chr(ord("a") + level)
-
-
-def code_token(level: int, code: int) -> str:
-  """The token of code `code` at level `level`, e.g. (2, 200) -> '<c_200>'."""
-  return f"<{level_letter(level)}_{int(code)}>"
-
-
-def code_tokens(codebook_sizes: Sequence[int]) -> list[str]:
-  """Every code token, level by level: '<a_0>', '<a_1>', ..., '<b_0>', ..."""
-  return [code_token(level, code)
-          for level, size in enumerate(codebook_sizes) for code in range(size)]
-
-
-def codes_token_string(codes: Sequence[int]) -> str:
-  """A code tuple as its token string: (17, 3) -> '<a_17><b_3>'."""
-  return "".join(code_token(level, c) for level, c in enumerate(codes))
-
-
-def item_token_string(vocab: SemanticIdVocab, item_index: int) -> str:
-  """Item `item_index`'s codes as '<a_17><b_3><c_200><d_0>'."""
-  if not 0 <= item_index < vocab.num_items:
-    raise IndexError(f"item index {item_index} outside [0, {vocab.num_items})")
-  return codes_token_string(vocab.item_codes[item_index].tolist())
-
-
-def parse_token_string(text: str,
-                       codebook_sizes: Sequence[int] | None = None
-                       ) -> tuple[int, ...]:
-  """Inverse of `codes_token_string`: '<a_17><b_3>' -> (17, 3).
-
-  Args:
-    text: Tokens of levels a, b, c, ... in order, nothing between them.
-    codebook_sizes: If given, the number of levels and each code's range are
-      checked too.
-
-  Raises:
-    ValueError: Malformed text, levels out of order, or (with
-      codebook_sizes) a wrong number of levels or a code out of range.
-  """
-  tokens = _TOKEN.findall(text)
-  if not tokens or "".join(f"<{x}_{c}>" for x, c in tokens) != text:
-    raise ValueError(f"{text!r} is not a sequence of code tokens like "
-                     "'<a_17><b_3>'")
-  letters = "".join(x for x, _ in tokens)
-  expected = "".join(level_letter(level) for level in range(len(tokens)))
-  if letters != expected:
-    raise ValueError(f"{text!r}: levels must be {expected} in order, got "
-                     f"{letters}")
-  codes = tuple(int(c) for _, c in tokens)
-  if codebook_sizes is not None:
-    if len(codes) != len(codebook_sizes):
-      raise ValueError(f"{text!r} has {len(codes)} levels, expected "
-                       f"{len(codebook_sizes)}")
-    for level, (code, size) in enumerate(zip(codes, codebook_sizes)):
-      if code >= size:
-        raise ValueError(f"{text!r}: code {code} at level {level} is outside "
-                         f"[0, {size})")
-  return codes
-
-
-def item_index_of_token_string(vocab: SemanticIdVocab, text: str) -> int:
-  """The item whose token string is `text`, or -1 if no item has it."""
-  codes = parse_token_string(text, vocab.codebook_sizes)
-  tokens = np.asarray(codes, np.int64) + np.asarray(vocab.token_offsets)
-  return int(vocab.decode(tokens))
 
 
 def _sentencepiece_prefix(path: PathLike) -> str:
@@ -392,7 +308,8 @@ def save_sentencepiece(vocab: SemanticIdVocab,
                        path: PathLike) -> list[epath.Path]:
   """Writes PATH.model, PATH.vocab and PATH.items.json; returns their paths."""
   prefix = _sentencepiece_prefix(path)
-  symbols = code_tokens(vocab.codebook_sizes)  # Checks the number of levels.
+  # Checks the number of levels too.
+  symbols = vocab_lib.code_tokens(vocab.codebook_sizes)
   with tempfile.TemporaryDirectory() as tmp:
     corpus = os.path.join(tmp, "corpus.txt")
     with open(corpus, "w", encoding="utf-8") as f:
@@ -406,8 +323,8 @@ def save_sentencepiece(vocab: SemanticIdVocab,
         add_dummy_prefix=False, normalization_rule_name="identity",
         num_threads=1, minloglevel=2)
     written = [
-        workdir_lib.write_bytes_atomically(prefix + suffix,
-                          epath.Path(tmp, "m" + suffix).read_bytes())
+        workdir_lib.write_bytes_atomically(
+            prefix + suffix, epath.Path(tmp, "m" + suffix).read_bytes())
         for suffix in (".model", ".vocab")]
   sidecar = epath.Path(prefix + SIDECAR_SUFFIX)
   vocab.save(sidecar)
@@ -419,7 +336,7 @@ def _check_sentencepiece_model(processor: spm.SentencePieceProcessor,
                                where: str) -> None:
   """Every code token is one piece of the model, and no other is."""
   for level, size in enumerate(codebook_sizes):
-    tokens = [code_token(level, code) for code in range(size)]
+    tokens = [vocab_lib.code_token(level, code) for code in range(size)]
     ids = [processor.piece_to_id(t) for t in tokens]
     missing = [t for t, i in zip(tokens, ids) if i == processor.unk_id()]
     if missing or processor.encode("".join(tokens)) != ids:
@@ -428,10 +345,10 @@ def _check_sentencepiece_model(processor: spm.SentencePieceProcessor,
           f"{(missing or tokens)[0]!r}) for codebook sizes "
           f"{list(codebook_sizes)}; it does not belong to its "
           f"{SIDECAR_SUFFIX} file")
-  extra = [code_token(level, size) for level, size in
+  extra = [vocab_lib.code_token(level, size) for level, size in
            enumerate(codebook_sizes)]
-  if len(codebook_sizes) < MAX_TOKEN_LEVELS:
-    extra.append(code_token(len(codebook_sizes), 0))
+  if len(codebook_sizes) < vocab_lib.MAX_TOKEN_LEVELS:
+    extra.append(vocab_lib.code_token(len(codebook_sizes), 0))
   for token in extra:
     if processor.piece_to_id(token) != processor.unk_id():
       raise VocabFormatError(

@@ -10,6 +10,10 @@ includes the collision level, so every item's code tuple is unique.
 num_levels, codebook_sizes, token_offsets, num_special_tokens,
 dataset_fingerprint, and items {raw_id: [code per level]} in dense-index
 order. Loading checks every field and names the file and field on error.
+
+Code tokens, the text form of codes (e.g. for a language model's tokenizer):
+level l's code c is `<x_c>` with x = chr(ord('a') + l), so an item reads
+`<a_17><b_3><c_200><d_0>` (at most 26 levels). These are not token ids.
 """
 
 import collections
@@ -19,17 +23,22 @@ import functools
 import json
 import math
 import os
+import re
 from typing import Any
 
 from etils import epath
 import numpy as np
 
+from jaxrec import workdir as workdir_lib
+
 PAD_ID = 0
 NUM_SPECIAL_TOKENS = 1
 FORMAT_VERSION = 1
 VOCAB_FILENAME = "vocab.json"
+MAX_TOKEN_LEVELS = 26
 _FIELDS = ("format_version", "num_levels", "codebook_sizes", "token_offsets",
            "num_special_tokens", "dataset_fingerprint", "items")
+_TOKEN = re.compile(r"<([a-z])_([0-9]+)>")
 
 
 class VocabFormatError(ValueError):
@@ -216,6 +225,65 @@ def item_sequences_to_tokens(item_indices: np.ndarray, item_tokens: np.ndarray
   return tokens.reshape(*item_indices.shape[:-1], -1).astype(np.int32)
 
 
+def level_letter(level: int) -> str:
+  """The letter of level `level` in code tokens: 0 -> 'a', 1 -> 'b', ..."""
+  if not 0 <= level < MAX_TOKEN_LEVELS:
+    raise ValueError(f"code tokens name levels a..z, so at most "
+                     f"{MAX_TOKEN_LEVELS} levels; got level {level}")
+  return chr(ord("a") + level)
+
+
+def code_token(level: int, code: int) -> str:
+  """The token of code `code` at level `level`, e.g. (2, 200) -> '<c_200>'."""
+  return f"<{level_letter(level)}_{int(code)}>"
+
+
+def code_tokens(codebook_sizes: Sequence[int]) -> list[str]:
+  """Every code token [sum(codebook_sizes)], level by level: '<a_0>', ..."""
+  return [code_token(level, code)
+          for level, size in enumerate(codebook_sizes) for code in range(size)]
+
+
+def codes_token_string(codes: Sequence[int]) -> str:
+  """A code tuple [L] as its token string: (17, 3) -> '<a_17><b_3>'."""
+  return "".join(code_token(level, c) for level, c in enumerate(codes))
+
+
+def parse_token_string(text: str,
+                       codebook_sizes: Sequence[int] | None = None
+                       ) -> tuple[int, ...]:
+  """Inverse of `codes_token_string`: '<a_17><b_3>' -> (17, 3).
+
+  Args:
+    text: Tokens of levels a, b, c, ... in order, nothing between them.
+    codebook_sizes: [L]; if given, the number of levels and each code's range
+      are checked too.
+
+  Raises:
+    ValueError: Malformed text, levels out of order, or (with
+      codebook_sizes) a wrong number of levels or a code out of range.
+  """
+  tokens = _TOKEN.findall(text)
+  if not tokens or "".join(f"<{x}_{c}>" for x, c in tokens) != text:
+    raise ValueError(f"{text!r} is not a sequence of code tokens like "
+                     "'<a_17><b_3>'")
+  letters = "".join(x for x, _ in tokens)
+  expected = "".join(level_letter(level) for level in range(len(tokens)))
+  if letters != expected:
+    raise ValueError(f"{text!r}: levels must be {expected} in order, got "
+                     f"{letters}")
+  codes = tuple(int(c) for _, c in tokens)
+  if codebook_sizes is not None:
+    if len(codes) != len(codebook_sizes):
+      raise ValueError(f"{text!r} has {len(codes)} levels, expected "
+                       f"{len(codebook_sizes)}")
+    for level, (code, size) in enumerate(zip(codes, codebook_sizes)):
+      if code >= size:
+        raise ValueError(f"{text!r}: code {code} at level {level} is outside "
+                         f"[0, {size})")
+  return codes
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SemanticIdVocab:
   """Maps dense item indices to code tuples and code tuples to tokens.
@@ -314,6 +382,32 @@ class SemanticIdVocab:
     valid = (tokens >= NUM_SPECIAL_TOKENS) & (tokens < self.vocab_size)
     return np.where(valid, level, -1).astype(np.int32)
 
+  def item_token_string(self, item_index: int) -> str:
+    """Item `item_index`'s codes as '<a_17><b_3><c_200><d_0>'."""
+    if not 0 <= item_index < self.num_items:
+      raise IndexError(f"item index {item_index} outside [0, {self.num_items})")
+    return codes_token_string(self.item_codes[item_index].tolist())
+
+  def item_index_of_token_string(self, text: str) -> int:
+    """The item whose token string is `text`, or -1 if no item has it."""
+    codes = parse_token_string(text, self.codebook_sizes)
+    return int(self.decode(np.asarray(codes, np.int64) + self._offset_array))
+
+  def check_fingerprint(self, expected: str | None,
+                        where: str) -> "SemanticIdVocab":
+    """Returns self if `expected` is None or its dataset_fingerprint.
+
+    Raises:
+      FingerprintMismatchError: The fingerprints differ; `where` (the source,
+        e.g. a file) prefixes the message.
+    """
+    if expected is not None and self.dataset_fingerprint != expected:
+      raise FingerprintMismatchError(
+          f"{where}: dataset_fingerprint {self.dataset_fingerprint!r} does not "
+          f"match the expected {expected!r}: the vocabulary was built from "
+          "other data; rebuild it")
+    return self
+
   def to_json_dict(self) -> dict[str, Any]:
     """The `vocab.json` content as a dict (fields in file order)."""
     return {
@@ -334,11 +428,7 @@ class SemanticIdVocab:
     rows = ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}"
                       for k, v in items.items())
     text = "{\n" + "\n".join(lines) + '\n  "items": {\n' + rows + "\n  }\n}\n"
-    path = epath.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / (path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    workdir_lib.write_bytes_atomically(path, text.encode("utf-8"))
 
   @classmethod
   def load(cls, path: str | os.PathLike[str], *,
@@ -356,7 +446,7 @@ class SemanticIdVocab:
     """
     where = os.fspath(path)
     try:
-      obj = json.loads(epath.Path(path).read_text(),
+      obj = json.loads(epath.Path(path).read_text(encoding="utf-8"),
                        object_pairs_hook=_reject_duplicate_keys)
     except VocabFormatError as e:
       raise VocabFormatError(f"{where}: {e}") from None
@@ -365,9 +455,5 @@ class SemanticIdVocab:
     sizes, fingerprint = _parse_header(obj, where)
     ids, codes = _parse_items(obj["items"], sizes, where)
     _validate(ids, codes, sizes, fingerprint, where, "items", "items")
-    if expected_fingerprint is not None and fingerprint != expected_fingerprint:
-      raise FingerprintMismatchError(
-          f"{where}: dataset_fingerprint {fingerprint!r} does not match the "
-          f"expected {expected_fingerprint!r}: the vocabulary was built from "
-          "other data; rebuild it")
-    return cls(tuple(ids), codes, sizes, fingerprint)
+    vocab = cls(tuple(ids), codes, sizes, fingerprint)
+    return vocab.check_fingerprint(expected_fingerprint, where)
