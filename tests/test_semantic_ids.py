@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxrec.data import registry
 from jaxrec.semantic_ids import collisions
 from jaxrec.semantic_ids import lexical_encoder
 from jaxrec.semantic_ids import residual_kmeans as rk
@@ -334,6 +335,32 @@ def test_build_or_load_vocab_writes_then_reuses(tmp_path):
   config.codebook_sizes = (2, 2)  # Never silently reused nor overwritten.
   with pytest.raises(ValueError, match=r"codebook_sizes: \[4, 4\] before"):
     tokenizer.build_or_load_vocab(config, _Items(), str(tmp_path))
+
+
+def test_build_or_load_vocab_checks_data_settings(tmp_path):
+  config = _recipe()
+  config.quantizer, config.codebook_sizes = "random", (4, 4)
+  data = registry.data_config("movielens_100k", max_user_interactions=20)
+
+  def build():
+    return tokenizer.build_or_load_vocab(config, _Items(), str(tmp_path),
+                                         "movielens_100k", data_config=data)
+
+  vocab = build()
+  recipe_path = tmp_path / "vocab" / "tokenizer.json"
+  recipe = json.loads(recipe_path.read_text())
+  assert recipe["data"] == {"min_user_interactions": 0,
+                            "min_item_interactions": 0,
+                            "max_user_interactions": 20}
+  data.data_dir, data.verify_checksums = "/elsewhere", False  # Not compared.
+  assert build() == vocab
+  data.max_user_interactions = 0
+  with pytest.raises(ValueError, match=r"data.max_user_interactions: 20 "
+                     r"before, 0 now"):
+    build()
+  del recipe["data"]  # A file written before data settings were recorded.
+  recipe_path.write_text(json.dumps(recipe))
+  assert build() == vocab
 
 
 def test_build_vocab_rejects_unknown_quantizer():

@@ -34,7 +34,14 @@ def test_same_vocab_as_the_main_job(tmp_path, fixture_files, finished_tiny_run):
           {k: v for k, v in job_stats.items() if k not in timings})
   assert stats["num_items"] == vocab.num_items
   assert (tmp_path / "vocab" / "codebooks.png").stat().st_size > 1000
-  # A job on this directory reuses the vocabulary; another recipe is refused.
+  # A job on this directory reuses the vocabulary; other data settings or
+  # another recipe are refused.
+  with pytest.raises(ValueError, match=r"data.max_user_interactions: 0 "
+                     r"before, 5 now"):
+    tokenizer.tokenize_dataset(
+        config.tokenizer, config.data.name, str(tmp_path),
+        manual_dir=fixture_files, verify_checksums=False,
+        max_user_interactions=5)
   config.tokenizer.codebook_sizes = (4, 4)
   with pytest.raises(ValueError, match=r"codebook_sizes: \[8, 8\] before, "
                      r"\[4, 4\] now"):

@@ -9,7 +9,8 @@ computation; `build_or_load_vocab` adds the work-directory stage, shared by
 
   WORKDIR/vocab/vocab.json          the vocabulary (written last: its presence
                                     marks the stage as done)
-  WORKDIR/vocab/tokenizer.json      the recipe and dataset it was built from
+  WORKDIR/vocab/tokenizer.json      the recipe, dataset and data settings it
+                                    was built from
   WORKDIR/vocab/stats.json          quantization stats per level
   WORKDIR/vocab/codebooks.png       the same stats, drawn
   WORKDIR/embeddings/embeddings.npy item embeddings [num_items, dim] float32
@@ -30,7 +31,6 @@ import numpy as np
 
 from jaxrec import workdir as workdir_lib
 from jaxrec.data import registry
-from jaxrec.data import split as split_lib
 from jaxrec.semantic_ids import codebook_plot
 from jaxrec.semantic_ids import collisions
 from jaxrec.semantic_ids import encoders
@@ -40,6 +40,12 @@ from jaxrec.semantic_ids import rqvae
 from jaxrec.semantic_ids import vocab as vocab_lib
 
 QUANTIZERS = ("rqkmeans", "rqvae", "random", "item_id")
+# The `config.data` settings that change which interactions, and so which
+# IDs, a vocabulary is built from (paths and checksum flags do not).
+DATA_SETTINGS = ("min_user_interactions", "min_item_interactions",
+                 "max_user_interactions")
+RECIPE_FILENAME = "tokenizer.json"
+EMBEDDINGS_DIR = "embeddings"
 ItemTable = encoders.ItemTable
 
 
@@ -123,57 +129,80 @@ def item_id_vocab(item_ids: Sequence[str], fingerprint: str
 def _write_outputs(workdir: epath.Path, vocab: vocab_lib.SemanticIdVocab,
                    embeddings: np.ndarray | None, stats: dict[str, Any]
                    ) -> None:
+  """Writes the stage's files (embeddings [num_items, dim]), vocab.json last."""
   if embeddings is not None:
-    emb_dir = workdir / "embeddings"
-    emb_dir.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, embeddings, allow_pickle=False)
-    (emb_dir / "embeddings.npy").write_bytes(buffer.getvalue())
-    (emb_dir / "item_ids.json").write_text(json.dumps(list(vocab.item_ids)))
-  vocab_dir = workdir / "vocab"
-  vocab_dir.mkdir(parents=True, exist_ok=True)
-  (vocab_dir / "stats.json").write_text(json.dumps(stats, indent=2))
+    workdir_lib.write_bytes_atomically(workdir / EMBEDDINGS_DIR /
+                                       "embeddings.npy", buffer.getvalue())
+    workdir_lib.write_json_atomically(workdir / EMBEDDINGS_DIR /
+                                      "item_ids.json", list(vocab.item_ids))
+  vocab_dir = workdir_lib.vocab_dir(workdir)
+  workdir_lib.write_json_atomically(vocab_dir / "stats.json", stats)
   if vocab.num_levels > 1:  # Not for `item_id`: one code per item.
     levels = vocab.num_levels - 1
     codebook_plot.write_codebook_plot(
         vocab.item_codes[:, :levels], vocab.codebook_sizes[:levels], stats,
-        vocab_dir / "codebooks.png")
-  vocab.save(vocab_dir / vocab_lib.VOCAB_FILENAME)
+        vocab_dir / codebook_plot.PLOT_FILENAME)
+  vocab.save(workdir_lib.vocab_path(workdir))
+
+
+def _recipe(config: ml_collections.ConfigDict, dataset_name: str,
+            data_config: ml_collections.ConfigDict | None) -> dict[str, Any]:
+  """What vocab/tokenizer.json records: dataset, data settings and recipe.
+
+  The recipe's file name (`recipe`, set by `recipes.tokenizer_recipe`) is
+  left out: `jaxrec.tokenize --config=tokenizers/x.py` loads the same recipe
+  without it. So is `data` when `data_config` is None.
+  """
+  recipe = {"dataset": dataset_name,
+            "tokenizer": workdir_lib.config_to_dict(config)}
+  recipe["tokenizer"].pop("recipe", None)
+  if data_config is not None:
+    recipe["data"] = {key: data_config.get(key, 0) for key in DATA_SETTINGS}
+  return recipe
 
 
 def _check_recipe(path: epath.Path, recipe: dict[str, Any]) -> None:
-  """A finished stage must have been built from the same recipe."""
+  """A finished stage must have been built from the same recipe and data.
+
+  Data settings are compared only when both the file (older ones have none)
+  and `recipe` record them.
+  """
   if not path.exists():
     return  # Written by an older version: only the fingerprint is checked.
   built = json.loads(path.read_text())
+  if "data" not in built or "data" not in recipe:
+    built.pop("data", None)
+    recipe = {k: v for k, v in recipe.items() if k != "data"}
   differences = workdir_lib.config_differences(built, recipe)
   if differences:
     raise ValueError(
         f"the vocabulary in {path.parent} was built from another tokenizer "
-        f"recipe ({', '.join(differences)}); use a new workdir or remove "
-        f"{path.parent}")
+        f"recipe or other data settings ({', '.join(differences)}); use a new "
+        f"workdir or remove {path.parent}")
 
 
-def build_or_load_vocab(config: ml_collections.ConfigDict, data: ItemTable,
-                        workdir: str, dataset_name: str = "",
-                        train_sequences: Sequence[np.ndarray] | None = None
-                        ) -> vocab_lib.SemanticIdVocab:
+def build_or_load_vocab(
+    config: ml_collections.ConfigDict, data: ItemTable, workdir: str,
+    dataset_name: str = "",
+    train_sequences: Sequence[np.ndarray] | None = None,
+    data_config: ml_collections.ConfigDict | None = None,
+) -> vocab_lib.SemanticIdVocab:
   """Loads WORKDIR/vocab/vocab.json if present, else builds and writes it.
 
   A loaded vocabulary must carry `data.fingerprint` (else
-  `FingerprintMismatchError`) and come from the same recipe (recorded in
-  vocab/tokenizer.json; else ValueError naming the keys). Every process
-  builds the same vocabulary (deterministic); only process 0 writes files.
+  `FingerprintMismatchError`) and come from the same recipe and data
+  settings (`DATA_SETTINGS` of `data_config`, the `config.data` block `data`
+  was loaded with), as recorded in vocab/tokenizer.json; else ValueError
+  naming the keys. Without `data_config` the data settings are neither
+  recorded nor checked. Every process builds the same vocabulary
+  (deterministic); only process 0 writes files.
   """
   workdir = epath.Path(workdir)
-  path = workdir / "vocab" / vocab_lib.VOCAB_FILENAME
-  recipe_path = workdir / "vocab" / "tokenizer.json"
-  # The recipe's file name (`recipe`, set by `recipes.tokenizer_recipe`) is
-  # not compared: `jaxrec.tokenize --config=tokenizers/x.py` loads the same
-  # recipe without it.
-  recipe = {"dataset": dataset_name,
-            "tokenizer": workdir_lib.config_to_dict(config)}
-  recipe["tokenizer"].pop("recipe", None)
+  path = workdir_lib.vocab_path(workdir)
+  recipe_path = workdir_lib.vocab_dir(workdir) / RECIPE_FILENAME
+  recipe = _recipe(config, dataset_name, data_config)
   if path.exists():
     _check_recipe(recipe_path, recipe)
     logging.info("Reusing the semantic-ID vocabulary %s.", path)
@@ -181,8 +210,7 @@ def build_or_load_vocab(config: ml_collections.ConfigDict, data: ItemTable,
         path, expected_fingerprint=data.fingerprint)
   vocab, embeddings, stats = build_vocab(config, data, train_sequences)
   if jax.process_index() == 0:
-    (workdir / "vocab").mkdir(parents=True, exist_ok=True)
-    recipe_path.write_text(json.dumps(recipe, indent=2))
+    workdir_lib.write_json_atomically(recipe_path, recipe)
     _write_outputs(workdir, vocab, embeddings, stats)
   return vocab
 
@@ -204,8 +232,7 @@ def tokenize_dataset(config: ml_collections.ConfigDict, dataset: str,
                                      min_item_interactions,
                                      max_user_interactions)
   data_config.verify_checksums = verify_checksums
-  data = registry.load(data_config, workdir)
-  split = split_lib.leave_one_out(data.user_items, data.user_timestamps,
-                                  data.user_ids)
+  data, split = registry.load_split(data_config, workdir)
   return build_or_load_vocab(config, data, workdir, dataset_name=dataset,
-                             train_sequences=split.train)
+                             train_sequences=split.train,
+                             data_config=data_config)
