@@ -15,19 +15,6 @@ from absl import flags
 from absl import logging
 from jax.experimental import multihost_utils
 
-# Flags of every entry point (jaxrec.main, jaxrec.evaluate).
-_COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", "",
-    "host:port of process 0, for multi-process runs outside a TPU pod "
-    "(on a pod slice the TPU runtime provides it).")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1,
-                                      "Processes of a multi-process run.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index.")
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Join a multi-host run found by JAX's cluster "
-    "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
-
-
 def _tpu_pod_worker_count() -> int:
   """Workers of this TPU slice, from the TPU VM's environment (1 if none)."""
   hostnames = os.environ.get("TPU_WORKER_HOSTNAMES", "")
@@ -56,10 +43,26 @@ def initialize(coordinator_address: str = "", num_processes: int = 1,
                jax.local_device_count(), jax.device_count())
 
 
+def define_flags() -> None:
+  """The multi-process flags of the commands that run models (main, evaluate,
+  recommend); called by the command, never at import."""
+  flags.DEFINE_string(
+      "coordinator_address", "",
+      "host:port of process 0, for multi-process runs outside a TPU pod "
+      "(on a pod slice the TPU runtime provides it).")
+  flags.DEFINE_integer("num_processes", 1,
+                       "Processes of a multi-process run.")
+  flags.DEFINE_integer("process_id", 0, "This process's index.")
+  flags.DEFINE_bool(
+      "multihost", False, "Join a multi-host run found by JAX's cluster "
+      "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
+
+
 def initialize_from_flags() -> None:
-  """`initialize` with this process's command-line flags."""
-  initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
-             _MULTIHOST.value)
+  """`initialize` with the flags of `define_flags`."""
+  values = flags.FLAGS
+  initialize(values.coordinator_address, values.num_processes,
+             values.process_id, values.multihost)
 
 
 def is_primary() -> bool:

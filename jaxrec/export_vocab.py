@@ -10,28 +10,14 @@ are written. Every format loads back to the same vocabulary with
 `export.load_export(format, PATH)`.
 """
 
-import sys
-
-from absl import app
 from absl import flags
 from absl import logging
 from etils import epath
 
+from jaxrec import cli
+from jaxrec import workdir as workdir_lib
 from jaxrec.semantic_ids import export as export_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
-
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Work directory holding vocab/vocab.json.")
-_FORMAT = flags.DEFINE_enum("format", None, list(export_lib.FORMATS),
-                            "Export format.")
-_OUT = flags.DEFINE_string(
-    "out", None, "Output file (for sentencepiece: the prefix of the files).")
-flags.mark_flags_as_required(["workdir", "format", "out"])
-
-
-def vocab_path(workdir: str) -> epath.Path:
-  """DIR/vocab/vocab.json."""
-  return epath.Path(workdir) / "vocab" / vocab_lib.VOCAB_FILENAME
 
 
 def run(workdir: str, fmt: str, out: str) -> list[epath.Path]:
@@ -43,7 +29,7 @@ def run(workdir: str, fmt: str, out: str) -> list[epath.Path]:
     ValueError: The vocabulary cannot be written in this format (e.g. item
       ids with tabs for tsv, more than 26 levels for sentencepiece).
   """
-  path = vocab_path(workdir)
+  path = workdir_lib.vocab_path(workdir)
   if not path.exists():
     raise FileNotFoundError(
         f"{path} does not exist: run jaxrec.tokenize or jaxrec.main first")
@@ -55,19 +41,24 @@ def run(workdir: str, fmt: str, out: str) -> list[epath.Path]:
   return written
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
-    written = run(_WORKDIR.value, _FORMAT.value, _OUT.value)
-  except (FileNotFoundError, ValueError) as e:  # VocabFormatError included.
-    sys.exit(f"export_vocab: error: {e}")
-  for path in written:
+def define_flags() -> None:
+  flags.DEFINE_string("workdir", None,
+                      "Work directory holding vocab/vocab.json.")
+  flags.DEFINE_enum("format", None, list(export_lib.FORMATS), "Export format.")
+  flags.DEFINE_string(
+      "out", None, "Output file (for sentencepiece: the prefix of the files).")
+  flags.mark_flags_as_required(["workdir", "format", "out"])
+
+
+def main(argv: list[str]) -> None:
+  del argv  # cli.run_command rejects extra arguments.
+  values = flags.FLAGS
+  for path in run(values.workdir, values.format, values.out):
     print(path, flush=True)
 
 
-def entry_point():
-  app.run(main)
+def entry_point() -> None:
+  cli.run_command("export_vocab", define_flags, main)
 
 
 if __name__ == "__main__":

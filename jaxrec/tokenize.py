@@ -10,52 +10,51 @@ job started later on the same DIR reuses the vocabulary. Export it with
 `python -m jaxrec.export_vocab`.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
+from jaxrec import cli
 from jaxrec.data import registry
 from jaxrec.semantic_ids import tokenizer
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Tokenizer recipe (tokenizers/<name>.py).",
-    lock_config=True)
-_DATASET = flags.DEFINE_string(
-    "dataset", None, f"Dataset name, one of {list(registry.DATASETS)}.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
-_DATA_DIR = flags.DEFINE_string("data_dir", "",
-                                "tfds data directory (default: DIR/data).")
-_MANUAL_DIR = flags.DEFINE_string("manual_dir", "",
-                                  "Source files placed by hand (no download).")
-_VERIFY_CHECKSUMS = flags.DEFINE_bool(
-    "verify_checksums", True, "Check downloaded files against recorded sha256.")
-_MIN_USER = flags.DEFINE_integer("min_user_interactions", 0,
-                                 "k-core filter on users (0 = off).")
-_MIN_ITEM = flags.DEFINE_integer("min_item_interactions", 0,
-                                 "k-core filter on items (0 = off).")
-_MAX_USER = flags.DEFINE_integer(
-    "max_user_interactions", 0,
-    "Keep each user's first N interactions only, a sparse variant (0 = off).")
-flags.mark_flags_as_required(["config", "dataset", "workdir"])
+
+def define_flags() -> None:
+  cli.define_config_flag("Tokenizer recipe (tokenizers/<name>.py).")
+  flags.DEFINE_string(
+      "dataset", None, f"Dataset name, one of {list(registry.DATASETS)}.")
+  flags.DEFINE_string("workdir", None, "Output directory.")
+  flags.mark_flags_as_required(["dataset", "workdir"])
+  flags.DEFINE_string("data_dir", "",
+                      "tfds data directory (default: DIR/data).")
+  flags.DEFINE_string("manual_dir", "",
+                      "Source files placed by hand (no download).")
+  flags.DEFINE_bool("verify_checksums", True,
+                    "Check downloaded files against recorded sha256.")
+  flags.DEFINE_integer("min_user_interactions", 0,
+                       "k-core filter on users (0 = off).")
+  flags.DEFINE_integer("min_item_interactions", 0,
+                       "k-core filter on items (0 = off).")
+  flags.DEFINE_integer(
+      "max_user_interactions", 0,
+      "Keep each user's first N interactions only, a sparse variant (0 = off).")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(argv: list[str]) -> None:
+  del argv  # cli.run_command rejects extra arguments.
+  values = flags.FLAGS
   vocab = tokenizer.tokenize_dataset(
-      _CONFIG.value, _DATASET.value, _WORKDIR.value, data_dir=_DATA_DIR.value,
-      manual_dir=_MANUAL_DIR.value,
-      min_user_interactions=_MIN_USER.value,
-      min_item_interactions=_MIN_ITEM.value,
-      max_user_interactions=_MAX_USER.value,
-      verify_checksums=_VERIFY_CHECKSUMS.value)
+      values.config, values.dataset, values.workdir,
+      data_dir=values.data_dir, manual_dir=values.manual_dir,
+      min_user_interactions=values.min_user_interactions,
+      min_item_interactions=values.min_item_interactions,
+      max_user_interactions=values.max_user_interactions,
+      verify_checksums=values.verify_checksums)
   logging.info("Vocabulary: %d items, codebook sizes %s, %d tokens.",
                vocab.num_items, vocab.codebook_sizes, vocab.vocab_size)
 
 
-def entry_point():
-  app.run(main)
+def entry_point() -> None:
+  cli.run_command("tokenize", define_flags, main)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,9 @@ import json
 import ml_collections
 from etils import epath
 
-from jaxrec.semantic_ids import vocab as vocab_lib
-
 CONFIG_FILE = "config.json"
 VOCAB_DIR = "vocab"
+VOCAB_FILENAME = "vocab.json"
 
 
 def _flatten(tree, prefix: str = "") -> dict[str, object]:
@@ -82,7 +81,7 @@ def vocab_dir(workdir: epath.PathLike) -> epath.Path:
 
 def vocab_path(workdir: epath.PathLike) -> epath.Path:
   """DIR/vocab/vocab.json."""
-  return vocab_dir(workdir) / vocab_lib.VOCAB_FILENAME
+  return vocab_dir(workdir) / VOCAB_FILENAME
 
 
 def write_bytes_atomically(path: epath.PathLike, data: bytes) -> epath.Path:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from jaxrec import evaluate
+from jaxrec import recommender as recommender_lib
 from jaxrec.train import checkpoints as checkpoints_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +29,10 @@ def _python(module, *args):
 @pytest.fixture(scope="module")
 def finished_run(finished_tiny_run):
   return finished_tiny_run[0]
+
+
+def _recommender(workdir, checkpoint="best"):
+  return recommender_lib.Recommender.load(workdir, checkpoint)
 
 
 def _read_topk(path):
@@ -63,8 +67,8 @@ def test_exact_agrees_with_a_covering_beam(finished_run, tmp_path):
   reports, lists = {}, {}
   for mode in ("beam", "exact"):
     export = str(tmp_path / f"{mode}.tsv")
-    reports[mode] = evaluate.run(finished_run, mode=mode,
-                                 beam_size=NUM_ITEMS, export_path=export)
+    reports[mode] = _recommender(finished_run).evaluate(
+        mode=mode, beam_size=NUM_ITEMS, export_path=export)
     lists[mode] = [(r["user_id"], r["item_id"]) for r in _read_topk(export)]
   assert lists["beam"] == lists["exact"]
   for key in KEYS[6:]:
@@ -74,8 +78,8 @@ def test_exact_agrees_with_a_covering_beam(finished_run, tmp_path):
 
 
 def test_unconstrained_on_a_checkpoint_by_step(finished_run):
-  report = evaluate.run(finished_run, split="valid", mode="unconstrained",
-                        checkpoint="10")
+  report = _recommender(finished_run, "10").evaluate("valid",
+                                                    mode="unconstrained")
   assert report["split"] == "valid" and report["checkpoint_step"] == 10
   assert 0.0 <= report["invalid_rate@10"] <= 1.0
   assert report["mask_history"] is False
@@ -86,18 +90,18 @@ def test_unconstrained_on_a_checkpoint_by_step(finished_run):
 def test_checkpoint_names(finished_run):
   directory = os.path.join(finished_run, "checkpoints")
   checkpointer = checkpoints_lib.Checkpointer(directory, read_only=True)
-  assert evaluate.checkpoint_step(checkpointer, directory, "latest") == 20
-  assert evaluate.checkpoint_step(checkpointer, directory, "10") == 10
-  assert evaluate.checkpoint_step(checkpointer, directory, "best") in (10, 20)
+  assert recommender_lib.resolve_checkpoint(checkpointer, directory, "latest") == 20
+  assert recommender_lib.resolve_checkpoint(checkpointer, directory, "10") == 10
+  assert recommender_lib.resolve_checkpoint(checkpointer, directory, "best") in (10, 20)
   with pytest.raises(ValueError, match="saved steps: \\[10, 20\\]"):
-    evaluate.checkpoint_step(checkpointer, directory, "15")
+    recommender_lib.resolve_checkpoint(checkpointer, directory, "15")
   checkpointer.close()
 
 
 def test_drop_recent_ablation(finished_run):
-  full = evaluate.run(finished_run, split="valid", checkpoint="20")
-  dropped = evaluate.run(finished_run, split="valid", checkpoint="20",
-                         drop_recent=3)
+  recommender = _recommender(finished_run, "20")
+  full = recommender.evaluate("valid")
+  dropped = recommender.evaluate("valid", drop_recent=3)
   assert full["drop_recent"] == 0 and dropped["drop_recent"] == 3
   assert os.path.exists(os.path.join(finished_run,
                                      "eval_valid_beam_drop3.json"))

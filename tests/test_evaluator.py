@@ -5,6 +5,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from jaxrec.data import split as split_lib
 from jaxrec.evaluation import evaluator
 from jaxrec.evaluation import metrics
 from jaxrec.models import generator as generator_lib
@@ -96,16 +97,23 @@ def test_invalid_rate_and_mrr_cutoffs():
   assert values["mrr@20"] == values["mrr@5"]
 
 
-def test_without_recent_shifts_histories_and_keeps_the_mask():
+def test_drop_recent_removes_only_the_latest_items():
+  # Histories are cut from the whole sequences after dropping: older items
+  # beyond the window come back in, and a short sequence may empty out.
+  sequences = [np.array([1, 2, 3, 4, 5, 6]), np.array([7, 8])]
+  histories, seen = split_lib.history_matrix(sequences, 3, drop_recent=2)
+  np.testing.assert_array_equal(histories, [[2, 3, 4], [-1, -1, -1]])
+  np.testing.assert_array_equal(seen[0], [1, 2, 3, 4, 5, 6])
+  full, _ = split_lib.history_matrix(sequences, 3)
+  np.testing.assert_array_equal(full, [[4, 5, 6], [-1, 7, 8]])
+  with pytest.raises(ValueError, match="drop_recent"):
+    split_lib.history_matrix(sequences, 3, drop_recent=-1)
+
+
+def test_example_counts_repeat_targets_and_empty_histories():
   eval_set = evaluator.EvalSet(
-      histories=np.array([[-1, 4, 5, 6], [1, 2, 3, 7]], np.int32),
-      targets=np.array([9, 8], np.int32),
-      seen_items=[np.array([4, 5, 6]), np.array([1, 2, 3, 7])])
-  dropped = eval_set.without_recent(2)
-  np.testing.assert_array_equal(dropped.histories,
-                                [[-1, -1, -1, 4], [-1, -1, 1, 2]])
-  np.testing.assert_array_equal(dropped.targets, eval_set.targets)
-  assert dropped.seen_items is eval_set.seen_items
-  assert eval_set.without_recent(0) is eval_set
-  with pytest.raises(ValueError, match="num_items"):
-    eval_set.without_recent(-1)
+      histories=np.array([[-1, 4, 5], [-1, -1, -1], [1, 2, 3]], np.int32),
+      targets=np.array([5, 8, 9], np.int32),
+      seen_items=[np.array([4, 5]), np.array([8]), np.array([1, 2, 3])])
+  assert evaluator.example_counts(eval_set) == {"repeat_targets": 2,
+                                                "empty_histories": 1}

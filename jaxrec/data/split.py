@@ -191,14 +191,49 @@ def history(split: SplitData, user: int, for_split: EvalSplit,
   return _items_before_target(split, user, for_split)[-max_history:]
 
 
-def eval_examples(split: SplitData, for_split: EvalSplit, max_history: int
-                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def history_matrix(sequences: Sequence[np.ndarray], max_history: int,
+                   drop_recent: int = 0
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+  """Fixed-shape model inputs from whole chronological item sequences.
+
+  Args:
+    sequences: per user, item indices [n_u], oldest first.
+    max_history: history length (columns), >= 1.
+    drop_recent: leave each sequence's `drop_recent` latest items out of the
+      input (an ablation); they stay in `seen_items`.
+
+  Returns:
+    histories: [num_users, max_history] int32, LEFT-padded with PAD (-1), the
+      most recent kept item in the last column; the `max_history` latest items
+      left after dropping (all PAD when none is left).
+    seen_items: per user, the sorted unique items of the whole sequence
+      (dropped ones included, not truncated), [m_u] int32, for masking.
+  """
+  if max_history < 1:
+    raise ValueError(f"max_history must be >= 1, got {max_history}")
+  if drop_recent < 0:
+    raise ValueError(f"drop_recent must be >= 0, got {drop_recent}")
+  histories = np.full((len(sequences), max_history), PAD, np.int32)
+  seen_items = []
+  for user, items in enumerate(sequences):
+    kept = items[:max(len(items) - drop_recent, 0)][-max_history:]
+    if len(kept):
+      histories[user, -len(kept):] = kept
+    seen_items.append(np.unique(np.asarray(items, np.int32)))
+  return histories, seen_items
+
+
+def eval_examples(split: SplitData, for_split: EvalSplit, max_history: int,
+                  drop_recent: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
   """Fixed-shape evaluation inputs for every user of the split.
 
   Args:
     split: the leave-one-out split.
     for_split: "valid" or "test".
     max_history: history length (columns).
+    drop_recent: leave each history's N latest items out of the input (they
+      stay masked); see `history_matrix`.
 
   Returns:
     histories: [num_users, max_history] int32, LEFT-padded with PAD (-1), the
@@ -208,15 +243,9 @@ def eval_examples(split: SplitData, for_split: EvalSplit, max_history: int
       the target (not truncated), [n_u] int32, for masking.
   """
   _check_eval_split(for_split)
-  histories = np.full((split.num_users, max_history), PAD, np.int32)
-  seen_items = []
-  for user in range(split.num_users):
-    recent = history(split, user, for_split, max_history)
-    if len(recent):
-      histories[user, -len(recent):] = recent
-    seen_items.append(
-        np.unique(_items_before_target(split, user, for_split)).astype(
-            np.int32))
+  histories, seen_items = history_matrix(
+      [_items_before_target(split, user, for_split)
+       for user in range(split.num_users)], max_history, drop_recent)
   targets = split.valid_target if for_split == "valid" else split.test_target
   return histories, targets.astype(np.int32), seen_items
 

@@ -2,6 +2,9 @@
 
 import numpy as np
 
+from jaxrec.data import split as split_lib
+from jaxrec.evaluation import metrics as metrics_lib
+
 
 def item_counts(sequences: list[np.ndarray], num_items: int) -> np.ndarray:
   """Interactions per item over the given sequences: [num_items] int64."""
@@ -28,3 +31,23 @@ def most_popular(counts: np.ndarray, seen_items: list[np.ndarray],
     kept = candidates[~np.isin(candidates, seen)][:list_len]
     ranked[user, :len(kept)] = kept
   return ranked
+
+
+def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
+                  mask_history: bool) -> dict[str, float]:
+  """The baseline's metrics on `for_split` ("valid" or "test").
+
+  Counts come from everything before that split's targets (the training part,
+  plus the validation targets for "test"). Returns Recall/NDCG/MRR@{5,10,20}
+  and coverage@10, as for the model.
+  """
+  sequences = list(split.train)
+  if for_split == "test":
+    sequences.append(split.valid_target)
+  counts = item_counts(sequences, num_items)
+  _, targets, seen_items = split_lib.eval_examples(split, for_split,
+                                                   max_history=1)
+  ranked = most_popular(counts, seen_items, max(metrics_lib.DEFAULT_CUTOFFS),
+                        exclude_seen=mask_history)
+  return {**metrics_lib.ranking_metrics(ranked, targets),
+          "coverage@10": metrics_lib.coverage(ranked, num_items)}

@@ -34,7 +34,7 @@ from jaxrec import workdir as workdir_lib
 PAD_ID = 0
 NUM_SPECIAL_TOKENS = 1
 FORMAT_VERSION = 1
-VOCAB_FILENAME = "vocab.json"
+VOCAB_FILENAME = workdir_lib.VOCAB_FILENAME  # DIR/vocab/vocab.json
 MAX_TOKEN_LEVELS = 26
 _FIELDS = ("format_version", "num_levels", "codebook_sizes", "token_offsets",
            "num_special_tokens", "dataset_fingerprint", "items")
