@@ -34,7 +34,12 @@ def mesh_shape(axis_sizes: Sequence[int], num_devices: int) -> tuple[int, ...]:
 
 
 def make_mesh(mesh_config, devices: Sequence[jax.Device] | None = None) -> Mesh:
-  """A mesh with axes (data, fsdp, tensor) from `config.mesh`."""
+  """A mesh with axes (data, fsdp, tensor) from `config.mesh`.
+
+  On CPU the mesh takes `devices` in the order given; on TPU and GPU
+  `jax.make_mesh` orders them by topology, which need not be process-major
+  (so place host data with `global_array`).
+  """
   devices = jax.devices() if devices is None else list(devices)
   shape = mesh_shape((mesh_config.data, mesh_config.fsdp, mesh_config.tensor),
                      len(devices))
@@ -65,3 +70,15 @@ def tree_shardings(mesh: Mesh, rules: LogicalRules, logical_specs):
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec())
+
+
+def global_array(rows: np.ndarray, sharding: jax.sharding.Sharding
+                 ) -> jax.Array:
+  """A global array of `rows`, which every process holds in full.
+
+  Each device gets the slice of `rows` that its place in the sharding's mesh
+  calls for, whatever the order of the mesh's devices over processes.
+  rows: [batch, ...] -> a jax.Array of the same shape, laid out by `sharding`.
+  """
+  return jax.make_array_from_callback(rows.shape, sharding,
+                                      lambda index: rows[index])

@@ -1,7 +1,10 @@
-"""The grain training pipeline: deterministic, resumable, process-sharded."""
+"""The grain training pipeline: deterministic, resumable, placed by device."""
 
+import jax
+import ml_collections
 import numpy as np
 
+from jaxrec import sharding
 from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import input_pipeline
 
@@ -14,10 +17,9 @@ def _windows(num_windows=10):
   return windows.astype(np.int32)
 
 
-def _iterator(process_index=0, process_count=1, seed=0):
+def _iterator(seed=0):
   return input_pipeline.training_iterator(
-      _windows(), ITEM_TOKENS, global_batch_size=4, seed=seed,
-      process_index=process_index, process_count=process_count)
+      _windows(), ITEM_TOKENS, global_batch_size=4, seed=seed)
 
 
 def test_item_sequences_to_tokens_pads_with_zero():
@@ -50,11 +52,17 @@ def test_restored_state_continues_identically():
     np.testing.assert_array_equal(next(resumed)["tokens"], batch)
 
 
-def test_processes_share_each_global_batch():
-  single = _iterator()
-  halves = [_iterator(process_index=p, process_count=2) for p in (0, 1)]
-  for _ in range(4):
-    parts = [next(half)["tokens"] for half in halves]
-    assert parts[0].shape == (2, 6)
-    np.testing.assert_array_equal(np.concatenate(parts),
-                                  next(single)["tokens"])
+def test_global_batch_rows_follow_the_mesh_device_order():
+  # Devices in reverse order: each holds the rows of its place in the mesh.
+  mesh = sharding.make_mesh(
+      ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1)),
+      devices=jax.devices()[::-1])
+  rules = sharding.logical_rules([("batch", ("data", "fsdp"))])
+  rows = np.arange(16 * 6, dtype=np.int32).reshape(16, 6)
+  batch = sharding.global_array(
+      rows, sharding.logical_sharding(mesh, rules, "batch", None))
+  np.testing.assert_array_equal(np.asarray(batch), rows)
+  shards = {shard.device: shard.data for shard in batch.addressable_shards}
+  per_device = np.split(rows, mesh.size)
+  for place, device in enumerate(mesh.devices.flat):
+    np.testing.assert_array_equal(shards[device], per_device[place])

@@ -5,11 +5,12 @@ Modes (`MODES`):
   exact          every item's exact log-likelihood, top-K (beam search error);
   unconstrained  beam search over each level's whole codebook, no trie.
 
-Users are processed in global batches split over the mesh's batch axes and
-over processes; the last batch is padded with copies of a real user whose
-results are dropped. Every process gets every user's list, and metrics are
-means of per-user values over all users, so every number is the same whatever
-the device or host count.
+Users are processed in global batches split over the mesh's batch axes:
+every process holds every user, and each device takes the rows of its place
+in the mesh (`sharding.global_array`). The last batch is padded with copies
+of a real user whose results are dropped. Every process gets every user's
+list, and metrics are means of per-user values over all users, so every
+number is the same whatever the device or host count.
 """
 
 import dataclasses
@@ -142,13 +143,6 @@ class Ranker:
         search, in_shardings=(param_sharding, replicated) + row_inputs,
         out_shardings=(self._rows_sharding, self._rows_sharding))
 
-  def _global_array(self, rows: np.ndarray) -> jax.Array:
-    """This process's share of `rows` (all processes pass the same rows)."""
-    per_process = rows.shape[0] // jax.process_count()
-    start = jax.process_index() * per_process
-    return jax.make_array_from_process_local_data(
-        self._rows_sharding, rows[start:start + per_process], rows.shape)
-
   def _inputs(self, eval_set: EvalSet) -> list[np.ndarray]:
     """History tokens and (when masking) padded seen items, one row a user."""
     inputs = [vocab_lib.item_sequences_to_tokens(eval_set.histories,
@@ -167,7 +161,8 @@ class Ranker:
               for rows in self._inputs(eval_set)]
     items, scores = [], []
     for start in range(0, padded_users, self._batch_size):
-      batch = [self._global_array(rows[start:start + self._batch_size])
+      batch = [sharding_lib.global_array(rows[start:start + self._batch_size],
+                                         self._rows_sharding)
                for rows in inputs]
       batch_items, batch_scores = self._search(params, self._trie, *batch)
       items.append(np.asarray(multihost_utils.process_allgather(

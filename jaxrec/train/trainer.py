@@ -106,8 +106,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   item_tokens = vocab.encode(np.arange(vocab.num_items))
   data_iter = input_pipeline.training_iterator(
       training_windows, item_tokens, global_batch_size=train_config.batch_size,
-      seed=config.seed, process_index=jax.process_index(),
-      process_count=jax.process_count())
+      seed=config.seed)
   checkpointer = checkpoints_lib.Checkpointer(
       os.path.join(workdir, "checkpoints"), keep=train_config.keep_checkpoints)
   start_step, restored = checkpointer.restore_latest(experiment.abstract_state,
@@ -128,8 +127,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   for step in range(start_step + 1, num_steps + 1):
     profiler.before_step(step)
-    local_tokens = next(data_iter)["tokens"]
-    tokens = jax.make_array_from_process_local_data(tokens_sharding, local_tokens)
+    tokens = sharding_lib.global_array(next(data_iter)["tokens"],
+                                       tokens_sharding)
     state, step_metrics = train_step(state, tokens)
     profiler.after_step(step, step_metrics["loss"])
     preempted = checkpointer.reached_preemption(step)
