@@ -29,8 +29,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from jaxrec import sharding as sharding_lib
 from jaxrec.models import generator as generator_lib
-from jaxrec.train import sharding as sharding_lib
 from jaxrec.train import state as state_lib
 from jaxrec.train import step as step_lib
 

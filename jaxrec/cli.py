@@ -32,10 +32,12 @@ class UsageError(ValueError):
   """A command line that cannot run (bad flag values, unknown config keys)."""
 
 
-def define_config_flag(help_text: str) -> None:
+def define_config_flag(help_text: str,
+                       flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """`--config`: a recipe file or a shipped recipe's name, [:ARG] optional."""
-  config_flags.DEFINE_config_file("config", None, help_text, lock_config=True)
-  flags.mark_flag_as_required("config")
+  config_flags.DEFINE_config_file("config", None, help_text,
+                                  flag_values=flag_values, lock_config=True)
+  flags.mark_flag_as_required("config", flag_values=flag_values)
 
 
 def _split_recipe_arg(value: str) -> tuple[str, str | None]:
@@ -94,7 +96,8 @@ def fail(command: str, error: BaseException) -> None:
   sys.exit(1)
 
 
-def run_command(command: str, define_flags: Callable[[], None],
+def run_command(command: str,
+                define_flags: Callable[[flags.FlagValues], None],
                 main: Callable[[list[str]], None],
                 argv: Sequence[str] | None = None) -> None:
   """Defines the command's flags, parses `argv` (default sys.argv), runs main.
@@ -107,7 +110,7 @@ def run_command(command: str, define_flags: Callable[[], None],
     check_config_overrides(argv)
   except USER_ERRORS as error:
     fail(command, error)
-  define_flags()
+  define_flags(flags.FLAGS)
 
   def main_with_errors(args: list[str]) -> None:
     if len(args) > 1:

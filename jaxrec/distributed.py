@@ -43,19 +43,21 @@ def initialize(coordinator_address: str = "", num_processes: int = 1,
                jax.local_device_count(), jax.device_count())
 
 
-def define_flags() -> None:
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """The multi-process flags of the commands that run models (main, evaluate,
   recommend); called by the command, never at import."""
   flags.DEFINE_string(
       "coordinator_address", "",
       "host:port of process 0, for multi-process runs outside a TPU pod "
-      "(on a pod slice the TPU runtime provides it).")
-  flags.DEFINE_integer("num_processes", 1,
-                       "Processes of a multi-process run.")
-  flags.DEFINE_integer("process_id", 0, "This process's index.")
+      "(on a pod slice the TPU runtime provides it).", flag_values=flag_values)
+  flags.DEFINE_integer("num_processes", 1, "Processes of a multi-process run.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("process_id", 0, "This process's index.",
+                       flag_values=flag_values)
   flags.DEFINE_bool(
       "multihost", False, "Join a multi-host run found by JAX's cluster "
-      "detection (Cloud TPU pod slices); launch_tpu.sh sets it.")
+      "detection (Cloud TPU pod slices); launch_tpu.sh sets it.",
+      flag_values=flag_values)
 
 
 def initialize_from_flags() -> None:

@@ -27,31 +27,39 @@ from jaxrec.evaluation import evaluator as evaluator_lib
 from jaxrec.evaluation import report as report_lib
 
 
-def define_flags() -> None:
-  flags.DEFINE_string("workdir", None, "Work directory of the run.")
-  flags.mark_flag_as_required("workdir")
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The command's flags, defined in `flag_values`."""
+  flags.DEFINE_string("workdir", None, "Work directory of the run.",
+                      flag_values=flag_values)
+  flags.mark_flag_as_required("workdir", flag_values=flag_values)
   flags.DEFINE_enum("split", None, ["valid", "test"],
-                    "Split to evaluate (default: config eval.split).")
+                    "Split to evaluate (default: config eval.split).",
+                    flag_values=flag_values)
   flags.DEFINE_string("checkpoint", "best",
-                      "best (by validation NDCG@10), latest, or a step.")
+                      "best (by validation NDCG@10), latest, or a step.",
+                      flag_values=flag_values)
   flags.DEFINE_enum("mode", "beam", list(evaluator_lib.MODES),
                     "beam: constrained beam search; exact: score every item; "
-                    "unconstrained: beam search without the trie.")
+                    "unconstrained: beam search without the trie.",
+                    flag_values=flag_values)
   flags.DEFINE_string("export_topk", None,
-                      "Write every user's ranked list to this TSV file.")
+                      "Write every user's ranked list to this TSV file.",
+                      flag_values=flag_values)
   flags.DEFINE_integer("beam_size", None, "Beams and list length (default: "
-                       "config eval.beam_size).")
+                       "config eval.beam_size).", flag_values=flag_values)
   flags.DEFINE_integer("batch_size", None, "Users per global batch (default: "
-                       "config eval.batch_size).")
+                       "config eval.batch_size).", flag_values=flag_values)
   flags.DEFINE_bool("mask_history", None, "Leave out seen items (default: "
-                    "config eval.mask_history).")
+                    "config eval.mask_history).", flag_values=flag_values)
   flags.DEFINE_integer(
       "drop_recent", 0, "Ablation: leave each user's N most recent history "
       "items out of the model's input (they stay masked); the report is then "
-      "eval_<split>_<mode>_drop<N>.json.", lower_bound=0)
+      "eval_<split>_<mode>_drop<N>.json.", lower_bound=0,
+      flag_values=flag_values)
   flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
-                    "Trie layout for decoding (jaxrec/decoding/trie.py).")
-  distributed.define_flags()
+                    "Trie layout for decoding (jaxrec/decoding/trie.py).",
+                    flag_values=flag_values)
+  distributed.define_flags(flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

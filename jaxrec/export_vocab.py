@@ -41,13 +41,18 @@ def run(workdir: str, fmt: str, out: str) -> list[epath.Path]:
   return written
 
 
-def define_flags() -> None:
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The command's flags, defined in `flag_values`."""
   flags.DEFINE_string("workdir", None,
-                      "Work directory holding vocab/vocab.json.")
-  flags.DEFINE_enum("format", None, list(export_lib.FORMATS), "Export format.")
+                      "Work directory holding vocab/vocab.json.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("format", None, list(export_lib.FORMATS), "Export format.",
+                    flag_values=flag_values)
   flags.DEFINE_string(
-      "out", None, "Output file (for sentencepiece: the prefix of the files).")
-  flags.mark_flags_as_required(["workdir", "format", "out"])
+      "out", None, "Output file (for sentencepiece: the prefix of the files).",
+                      flag_values=flag_values)
+  flags.mark_flags_as_required(["workdir", "format", "out"],
+                               flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

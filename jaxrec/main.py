@@ -38,13 +38,15 @@ def quiet_library_logs() -> None:
   tfds.disable_progress_bar()
 
 
-def define_flags() -> None:
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The command's flags, defined in `flag_values`."""
   cli.define_config_flag(
       "Run recipe: an ml_collections file with get_config(), or the name of "
-      "a shipped one (configs/), optionally NAME:ARG.")
-  flags.DEFINE_string("workdir", None, "Directory of this run.")
-  flags.mark_flag_as_required("workdir")
-  distributed.define_flags()
+      "a shipped one (configs/), optionally NAME:ARG.", flag_values=flag_values)
+  flags.DEFINE_string("workdir", None, "Directory of this run.",
+                      flag_values=flag_values)
+  flags.mark_flag_as_required("workdir", flag_values=flag_values)
+  distributed.define_flags(flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

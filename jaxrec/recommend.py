@@ -121,25 +121,35 @@ def output_lines(requests: Iterable[Request],
       + "\n" for request, result in zip(requests, recommendations))
 
 
-def define_flags() -> None:
-  flags.DEFINE_string("workdir", None, "Work directory of a trained run.")
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The command's flags, defined in `flag_values`."""
+  flags.DEFINE_string("workdir", None, "Work directory of a trained run.",
+                      flag_values=flag_values)
   flags.DEFINE_string("input", None, "JSON lines: {\"user\": ..., "
-                      "\"history\": [item ids, oldest first]}.")
+                      "\"history\": [item ids, oldest first]}.",
+                      flag_values=flag_values)
   flags.DEFINE_string("output", None, "JSON lines: {\"user\": ..., "
-                      "\"items\": [...], \"scores\": [...]}.")
-  flags.mark_flags_as_required(["workdir", "input", "output"])
-  flags.DEFINE_integer("k", 10, "Items per user.", lower_bound=1)
+                      "\"items\": [...], \"scores\": [...]}.",
+                      flag_values=flag_values)
+  flags.mark_flags_as_required(["workdir", "input", "output"],
+                               flag_values=flag_values)
+  flags.DEFINE_integer("k", 10, "Items per user.", lower_bound=1,
+                       flag_values=flag_values)
   flags.DEFINE_string("checkpoint", "best",
-                      "best (by validation NDCG@10), latest, or a step.")
+                      "best (by validation NDCG@10), latest, or a step.",
+                      flag_values=flag_values)
   flags.DEFINE_enum("mode", "beam", ["beam", "exact"],
-                    "beam: constrained beam search; exact: score every item.")
+                    "beam: constrained beam search; exact: score every item.",
+                    flag_values=flag_values)
   flags.DEFINE_bool("include_seen", False,
-                    "Allow items of the history in the list.")
+                    "Allow items of the history in the list.",
+                    flag_values=flag_values)
   flags.DEFINE_bool("skip_invalid", False,
-                    "Leave out (and count) invalid lines instead of failing.")
+                    "Leave out (and count) invalid lines instead of failing.",
+                    flag_values=flag_values)
   flags.DEFINE_integer("batch_size", None, "Users per global batch (default: "
-                       "the run's eval.batch_size).")
-  distributed.define_flags()
+                       "the run's eval.batch_size).", flag_values=flag_values)
+  distributed.define_flags(flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

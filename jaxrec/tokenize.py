@@ -18,25 +18,35 @@ from jaxrec.data import registry
 from jaxrec.semantic_ids import tokenizer
 
 
-def define_flags() -> None:
-  cli.define_config_flag("Tokenizer recipe (tokenizers/<name>.py).")
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The command's flags, defined in `flag_values`."""
+  cli.define_config_flag("Tokenizer recipe (tokenizers/<name>.py).",
+                         flag_values=flag_values)
   flags.DEFINE_string(
-      "dataset", None, f"Dataset name, one of {list(registry.DATASETS)}.")
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  flags.mark_flags_as_required(["dataset", "workdir"])
+      "dataset", None, f"Dataset name, one of {list(registry.DATASETS)}.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("workdir", None, "Output directory.",
+                      flag_values=flag_values)
+  flags.mark_flags_as_required(["dataset", "workdir"], flag_values=flag_values)
   flags.DEFINE_string("data_dir", "",
-                      "tfds data directory (default: DIR/data).")
+                      "tfds data directory (default: DIR/data).",
+                      flag_values=flag_values)
   flags.DEFINE_string("manual_dir", "",
-                      "Source files placed by hand (no download).")
+                      "Source files placed by hand (no download).",
+                      flag_values=flag_values)
   flags.DEFINE_bool("verify_checksums", True,
-                    "Check downloaded files against recorded sha256.")
+                    "Check downloaded files against recorded sha256.",
+                    flag_values=flag_values)
   flags.DEFINE_integer("min_user_interactions", 0,
-                       "k-core filter on users (0 = off).")
+                       "k-core filter on users (0 = off).",
+                       flag_values=flag_values)
   flags.DEFINE_integer("min_item_interactions", 0,
-                       "k-core filter on items (0 = off).")
+                       "k-core filter on items (0 = off).",
+                       flag_values=flag_values)
   flags.DEFINE_integer(
       "max_user_interactions", 0,
-      "Keep each user's first N interactions only, a sparse variant (0 = off).")
+      "Keep each user's first N interactions only, a sparse variant (0 = off).",
+                       flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

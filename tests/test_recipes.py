@@ -172,8 +172,7 @@ def test_recipe_trains_one_step(tmp_path, name):
   experiment, state = trainer.build_experiment(config, vocab)
   batches = input_pipeline.training_iterator(
       windows, vocab.encode(np.arange(vocab.num_items)),
-      global_batch_size=config.train.batch_size, seed=0, process_index=0,
-      process_count=1)
+      global_batch_size=config.train.batch_size, seed=0)
   tokens_sharding = sharding_lib.logical_sharding(
       experiment.mesh, experiment.rules, "batch", None)
   train_step = jax.jit(

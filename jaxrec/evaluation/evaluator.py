@@ -35,10 +35,11 @@ LIST_SIZE = max(metrics_lib.DEFAULT_CUTOFFS)
 
 @dataclasses.dataclass(frozen=True)
 class EvalSet:
-  """One split's evaluation examples.
+  """One split's evaluation examples (or histories to recommend for).
 
   histories: [num_users, max_history] item indices, left-padded with -1.
-  targets: [num_users] the held-out item of each user.
+  targets: [num_users] the held-out item of each user (-1: none, when only
+    recommending).
   seen_items: per user, every item interacted with before the target.
   """
   histories: np.ndarray
@@ -50,24 +51,37 @@ class EvalSet:
     return len(self.targets)
 
   @classmethod
-  def from_split(cls, split, for_split: str, max_history: int) -> "EvalSet":
-    """The examples of `for_split` ("valid" or "test") of a SplitData."""
-    return cls(*split_lib.eval_examples(split, for_split, max_history))
+  def from_split(cls, split, for_split: str, max_history: int,
+                 drop_recent: int = 0) -> "EvalSet":
+    """The examples of `for_split` ("valid" or "test") of a SplitData.
 
-  def without_recent(self, num_items: int) -> "EvalSet":
-    """The same examples with each history's `num_items` latest items dropped.
-
-    An ablation: how much do the most recent items carry? Histories keep
-    their width (the older items move right, left-padded with -1); the
-    dropped items stay in `seen_items`, so masking is unchanged.
+    drop_recent: an ablation, how much do the latest items carry? Each
+      history's N latest items are left out of the model's input (the
+      `max_history` items before them are used instead); they stay in
+      `seen_items`, so masking is unchanged.
     """
-    if num_items < 0:
-      raise ValueError(f"num_items must be >= 0, got {num_items}")
-    if num_items == 0:
-      return self
-    histories = np.full_like(self.histories, split_lib.PAD)
-    histories[:, num_items:] = self.histories[:, :-num_items]
-    return EvalSet(histories, self.targets, self.seen_items)
+    return cls(*split_lib.eval_examples(split, for_split, max_history,
+                                        drop_recent))
+
+  @classmethod
+  def from_sequences(cls, sequences, max_history: int) -> "EvalSet":
+    """Histories to recommend for: per user, item indices [n_u], oldest
+    first; no targets."""
+    histories, seen_items = split_lib.history_matrix(sequences, max_history)
+    return cls(histories, np.full(len(sequences), -1, np.int32), seen_items)
+
+  def repeat_targets(self) -> np.ndarray:
+    """[num_users] bool: the target is an item the user has already seen.
+
+    With history masking such a target can never be recommended, so the user
+    counts as a miss (0) in every metric; reports give their number.
+    """
+    return np.array([target in seen for target, seen in
+                     zip(self.targets, self.seen_items)], dtype=bool)
+
+  def empty_histories(self) -> np.ndarray:
+    """[num_users] bool: no item in the model's input (all padding)."""
+    return (self.histories < 0).all(axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,10 +214,24 @@ def metrics_of(ranked: np.ndarray, targets: np.ndarray, num_items: int,
   return values
 
 
+def example_counts(eval_set: EvalSet) -> dict[str, int]:
+  """Users whose example is special, for reports.
+
+  repeat_targets: the target was already seen; with history masking it can
+    never be recommended, so these users count as misses.
+  empty_histories: nothing left in the model's input (e.g. with drop_recent).
+  """
+  return {"repeat_targets": int(eval_set.repeat_targets().sum()),
+          "empty_histories": int(eval_set.empty_histories().sum())}
+
+
 def evaluate(ranker: Ranker, params, eval_set: EvalSet) -> dict[str, float]:
-  """The scalar metrics (`metrics_of`) of the ranker on `eval_set`."""
+  """The scalar metrics (`metrics_of`) of the ranker on `eval_set`, and
+  `example_counts`."""
   ranked = ranker.rank(params, eval_set)
-  return metrics_of(ranked, eval_set.targets, ranker.num_items, ranker.mode)
+  return {**metrics_of(ranked, eval_set.targets, ranker.num_items,
+                       ranker.mode),
+          **example_counts(eval_set)}
 
 
 def bootstrap_intervals(ranked: np.ndarray, targets: np.ndarray,
