@@ -6,7 +6,7 @@ ENCODER picks the item encoder of the semantic IDs (see
 jaxrec/semantic_ids/encoders.py): collaborative (default), lexical,
 sentence_transformer (MiniLM) or precomputed.
 
-Fits a 2-core CPU in well under 15 minutes end to end. Tuned on the
+A job takes about 21 minutes on a 2-core CPU (docs/results.md). Tuned on the
 validation split (docs/tuning.md): the sweep's best variant, history 50 with
 dropout and label smoothing 0.1 and twice the steps, is
 configs/ml100k_tiger_long.py; it costs ~8x this recipe on a CPU and scores the
