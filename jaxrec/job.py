@@ -67,8 +67,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   best_step = checkpointer.best_step()
   state = checkpointer.restore(best_step, experiment.abstract_state)
   test_set = evaluator_lib.EvalSet.from_split(split, split_name, max_history)
-  model_metrics = evaluator_lib.evaluate(experiment.ranker, state.params,
-                                         test_set)
+  model_metrics = evaluator_lib.evaluate(
+      experiment.ranker, state.params, test_set,
+      popularity.item_counts(split.train, data.num_items))
   report = {
       "split": split_name,
       "num_users": test_set.num_users,

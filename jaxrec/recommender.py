@@ -25,6 +25,7 @@ from jaxrec import distributed
 from jaxrec import workdir as workdir_lib
 from jaxrec.data import registry
 from jaxrec.evaluation import evaluator as evaluator_lib
+from jaxrec.evaluation import popularity
 from jaxrec.evaluation import report as report_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
 from jaxrec.train import checkpoints as checkpoints_lib
@@ -249,8 +250,9 @@ class Recommender:
         "beam_size": rankings.items.shape[1],
         "mask_history": ranker.mask_history,
         "drop_recent": drop_recent,
-        **evaluator_lib.metrics_of(rankings.items, eval_set.targets,
-                                   self.vocab.num_items, mode),
+        **evaluator_lib.metrics_of(
+            rankings.items, eval_set.targets, self.vocab.num_items, mode,
+            popularity.item_counts(users.train, self.vocab.num_items)),
         **evaluator_lib.example_counts(eval_set),
         **evaluator_lib.bootstrap_intervals(
             rankings.items, eval_set.targets, seed=BOOTSTRAP_SEED,

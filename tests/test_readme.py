@@ -95,17 +95,21 @@ def _expand(key: str) -> list[str]:
 def test_metrics_json_keys_are_the_documented_ones(finished_tiny_run):
   paragraph = re.search(r"`metrics.json` is for the test split.*?\n\n",
                         _readme(), flags=re.DOTALL).group(0)
-  model_part, _, popularity_part = paragraph.partition("`popularity` object")
+  model_part, _, rest = paragraph.partition("`long_tail` splits")
+  long_tail_part, _, popularity_part = rest.partition("A `popularity` object")
   documented = {key for token in re.findall(r"`([a-z_@/0-9]+)`", model_part)
                 for key in _expand(token)} - {"metrics.json"}
-  documented_popularity = set()
+  documented_popularity = {
+      key for token in re.findall(r"`([a-z_@/0-9]+)`", popularity_part)
+      for key in _expand(token)} - {"recall", "ndcg", "mrr"}
   for name in re.findall(r"`(recall|ndcg|mrr)`", popularity_part):
     documented_popularity |= {f"{name}@{k}" for k in (5, 10, 20)}
-  documented_popularity |= {key for token in re.findall(
-      r"`([a-z]+@[0-9/]+)`", popularity_part) for key in _expand(token)}
   report = tiny_runs.read_report(finished_tiny_run[0])
   assert documented | {"popularity"} == set(report)
   assert documented_popularity == set(report["popularity"])
+  long_tail = report["long_tail"]
+  for key in re.findall(r"`([a-z_@0-9]+)`", long_tail_part):
+    assert key in long_tail or key in long_tail["head"], key
 
 
 def test_readme_recipes_exist():

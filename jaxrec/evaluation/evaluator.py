@@ -26,6 +26,7 @@ from jaxrec.decoding import beam_search as beam_search_lib
 from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import masking
 from jaxrec.decoding import trie as trie_lib
+from jaxrec.evaluation import long_tail
 from jaxrec.evaluation import metrics as metrics_lib
 from jaxrec.semantic_ids import vocab as vocab_lib
 
@@ -196,13 +197,17 @@ class BeamSearchRanker(Ranker):
 
 
 def metrics_of(ranked: np.ndarray, targets: np.ndarray, num_items: int,
-               mode: str = "beam") -> dict[str, float]:
-  """Scalar metrics of ranked lists [num_users, >= 20] against targets.
+               mode: str = "beam", train_counts: np.ndarray | None = None
+               ) -> dict:
+  """Metrics of ranked lists [num_users, >= 20] against targets [num_users].
 
   Recall/NDCG/MRR@{5,10,20}, coverage@10, and either the invalid-ID rate at
   5/10/20 (unconstrained) or the number of empty slots (`missing_items`: beam
   search and exact scoring only return real, distinct items; -1 marks a list
   that came up short, which only happens when too few items are allowed).
+  With `train_counts` ([num_items] training interactions per item), also the
+  long-tail metrics (`long_tail.report`: gini@10 and per-bucket
+  Recall/NDCG@10).
   """
   values = metrics_lib.ranking_metrics(ranked, targets)
   values["coverage@10"] = metrics_lib.coverage(ranked, num_items)
@@ -211,6 +216,8 @@ def metrics_of(ranked: np.ndarray, targets: np.ndarray, num_items: int,
       values[f"invalid_rate@{k}"] = metrics_lib.invalid_rate(ranked, k)
   else:
     values["missing_items"] = int((ranked < 0).sum())
+  if train_counts is not None:
+    values.update(long_tail.report(ranked, targets, train_counts))
   return values
 
 
@@ -225,12 +232,13 @@ def example_counts(eval_set: EvalSet) -> dict[str, int]:
           "empty_histories": int(eval_set.empty_histories().sum())}
 
 
-def evaluate(ranker: Ranker, params, eval_set: EvalSet) -> dict[str, float]:
-  """The scalar metrics (`metrics_of`) of the ranker on `eval_set`, and
+def evaluate(ranker: Ranker, params, eval_set: EvalSet,
+             train_counts: np.ndarray | None = None) -> dict:
+  """The metrics (`metrics_of`) of the ranker on `eval_set`, and
   `example_counts`."""
   ranked = ranker.rank(params, eval_set)
   return {**metrics_of(ranked, eval_set.targets, ranker.num_items,
-                       ranker.mode),
+                       ranker.mode, train_counts),
           **example_counts(eval_set)}
 
 

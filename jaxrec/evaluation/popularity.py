@@ -3,6 +3,7 @@
 import numpy as np
 
 from jaxrec.data import split as split_lib
+from jaxrec.evaluation import long_tail
 from jaxrec.evaluation import metrics as metrics_lib
 
 
@@ -38,8 +39,9 @@ def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
   """The baseline's metrics on `for_split` ("valid" or "test").
 
   Counts come from everything before that split's targets (the training part,
-  plus the validation targets for "test"). Returns Recall/NDCG/MRR@{5,10,20}
-  and coverage@10, as for the model.
+  plus the validation targets for "test"). Returns Recall/NDCG/MRR@{5,10,20},
+  coverage@10 and the long-tail metrics (buckets by training counts), as for
+  the model.
   """
   sequences = list(split.train)
   if for_split == "test":
@@ -50,4 +52,6 @@ def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
   ranked = most_popular(counts, seen_items, max(metrics_lib.DEFAULT_CUTOFFS),
                         exclude_seen=mask_history)
   return {**metrics_lib.ranking_metrics(ranked, targets),
-          "coverage@10": metrics_lib.coverage(ranked, num_items)}
+          "coverage@10": metrics_lib.coverage(ranked, num_items),
+          **long_tail.report(ranked, targets,
+                             item_counts(split.train, num_items))}
