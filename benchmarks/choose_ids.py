@@ -40,6 +40,7 @@ import numpy as np
 
 import job_runner
 from jaxrec import recipes
+from jaxrec import workdir as workdir_lib
 from jaxrec.semantic_ids import encoders
 
 _CONFIG = flags.DEFINE_string(
@@ -95,7 +96,7 @@ def summarise(workdir: str) -> dict:
   valid = [r for r in records if "valid/ndcg@10" in r]
   best = max(valid, key=lambda r: r["valid/ndcg@10"])
   summary.update(ndcg=best["valid/ndcg@10"], recall=best["valid/recall@10"])
-  with open(os.path.join(workdir, "vocab", "stats.json")) as f:
+  with (workdir_lib.vocab_dir(workdir) / "stats.json").open() as f:
     stats = json.load(f)
   summary.update(collision_rate=stats["collision_rate"],
                  largest_bucket=stats["max_bucket_size"])
