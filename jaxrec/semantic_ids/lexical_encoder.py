@@ -15,6 +15,7 @@ trailing components as much weight as the leading ones.
 """
 
 from collections.abc import Sequence
+import dataclasses
 import functools
 import re
 
@@ -81,6 +82,49 @@ def _token_kind_weights(vocab: Sequence[str], genre_weight: float,
   return weights
 
 
+def _documents(titles: Sequence[str], genres: Sequence[Sequence[str]],
+               years: np.ndarray, brands: Sequence[str] | None
+               ) -> list[list[str]]:
+  """Each item's tokens (`item_tokens`); the four inputs are [num_items]."""
+  years = np.asarray(years)
+  num_items = len(titles)
+  brands = [""] * num_items if brands is None else list(brands)
+  if (len(genres) != num_items or years.shape != (num_items,) or
+      len(brands) != num_items):
+    raise ValueError(
+        f"titles, genres, years and brands must describe the same items: got "
+        f"{num_items} titles, {len(genres)} genre lists, years {years.shape}, "
+        f"{len(brands)} brands")
+  return [item_tokens(t, g, int(y), b)
+          for t, g, y, b in zip(titles, genres, years, brands)]
+
+
+def _token_counts(docs: Sequence[Sequence[str]], column: dict[str, int]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Counts of the known tokens (`column`) of each doc; others are dropped.
+
+  Returns (rows [nnz], cols [nnz], counts [nnz]), sorted by row then column,
+  each (row, col) once.
+  """
+  vocab_size = max(len(column), 1)
+  known = [[column[t] for t in doc if t in column] for doc in docs]
+  rows = np.repeat(np.arange(len(docs)), [len(d) for d in known])
+  cols = np.fromiter((j for d in known for j in d), np.int64, len(rows))
+  pairs, counts = np.unique(rows * vocab_size + cols, return_counts=True)
+  rows, cols = np.divmod(pairs, vocab_size)
+  return rows, cols, counts
+
+
+def _tfidf_values(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray,
+                  idf: np.ndarray, kind: np.ndarray, num_docs: int
+                  ) -> np.ndarray:
+  """(1 + log count) * idf[col] * kind[col], rows scaled to unit norm: [nnz].
+  """
+  values = (1.0 + np.log(counts)) * idf[cols] * kind[cols]
+  norms = np.sqrt(np.bincount(rows, values**2, minlength=num_docs))
+  return values / norms[rows]
+
+
 def tfidf_matrix(
     titles: Sequence[str],
     genres: Sequence[Sequence[str]],
@@ -103,36 +147,30 @@ def tfidf_matrix(
     (matrix, vocab): a BCOO [num_items, vocab_size] float32 matrix with sorted
     indices, and the sorted token strings naming its columns.
   """
-  years = np.asarray(years)
-  num_items = len(titles)
-  brands = [""] * num_items if brands is None else list(brands)
-  if (len(genres) != num_items or years.shape != (num_items,) or
-      len(brands) != num_items):
-    raise ValueError(
-        f"titles, genres, years and brands must describe the same items: got "
-        f"{num_items} titles, {len(genres)} genre lists, years {years.shape}, "
-        f"{len(brands)} brands")
-  docs = [item_tokens(t, g, int(y), b)
-          for t, g, y, b in zip(titles, genres, years, brands)]
-  vocab = tuple(sorted({tok for doc in docs for tok in doc}))
-  column = {tok: j for j, tok in enumerate(vocab)}
-  rows = np.repeat(np.arange(num_items), [len(d) for d in docs])
-  cols = np.fromiter((column[t] for d in docs for t in d), np.int64, len(rows))
+  matrix, vocab, _, _ = _fit_tfidf(
+      _documents(titles, genres, years, brands), genre_weight, year_weight,
+      brand_weight)
+  return matrix, vocab
 
-  pairs, counts = np.unique(rows * len(vocab) + cols, return_counts=True)
-  rows, cols = np.divmod(pairs, max(len(vocab), 1))
+
+def _fit_tfidf(docs: Sequence[Sequence[str]], genre_weight: float,
+               year_weight: float, brand_weight: float
+               ) -> tuple[sparse.BCOO, tuple[str, ...], np.ndarray,
+                          np.ndarray]:
+  """`tfidf_matrix` of token lists, with its idf [V] and kind weights [V]."""
+  num_items = len(docs)
+  vocab = tuple(sorted({tok for doc in docs for tok in doc}))
+  rows, cols, counts = _token_counts(
+      docs, {tok: j for j, tok in enumerate(vocab)})
   df = np.bincount(cols, minlength=len(vocab))
   idf = np.log((1.0 + num_items) / (1.0 + df)) + 1.0
   kind = _token_kind_weights(vocab, genre_weight, year_weight, brand_weight)
-  values = (1.0 + np.log(counts)) * idf[cols] * kind[cols]
-  norms = np.sqrt(np.bincount(rows, values**2, minlength=num_items))
-  values /= norms[rows]
-
+  values = _tfidf_values(rows, cols, counts, idf, kind, num_items)
   indices = np.stack([rows, cols], axis=1).astype(np.int32)
   matrix = sparse.BCOO(
       (jnp.asarray(values, jnp.float32), jnp.asarray(indices)),
       shape=(num_items, len(vocab)), indices_sorted=True, unique_indices=True)
-  return matrix, vocab
+  return matrix, vocab, idf, kind
 
 
 @functools.partial(
@@ -182,7 +220,66 @@ def _l2_normalize_rows(x: jax.Array) -> jax.Array:
   return x / jnp.maximum(norms, jnp.finfo(x.dtype).tiny)
 
 
+@dataclasses.dataclass(frozen=True)
+class LexicalModel:
+  """A fitted lexical encoder, which places new items in its space.
+
+  New items are "folded in" (LSA): their TF-IDF rows, with the fitted token
+  vocabulary and idf (unknown tokens dropped), times `components`, then L2
+  normalised. components = A^T U S^-1 [vocab_size, dim] for the fitted
+  TF-IDF matrix A ~ U S V^T, so an item of the fitted catalogue folds in to
+  (about) its own embedding U S.
+
+  Attributes:
+    tokens: [vocab_size] sorted token strings.
+    idf: [vocab_size] float64 smoothed idf of each token.
+    kind_weights: [vocab_size] float64 genre/year/brand multipliers.
+    components: [vocab_size, dim] float32.
+  """
+  tokens: tuple[str, ...]
+  idf: np.ndarray
+  kind_weights: np.ndarray
+  components: np.ndarray
+
+  @functools.cached_property
+  def _column(self) -> dict[str, int]:
+    return {tok: j for j, tok in enumerate(self.tokens)}
+
+  def known_token_counts(self, titles: Sequence[str],
+                         genres: Sequence[Sequence[str]], years: np.ndarray,
+                         brands: Sequence[str] | None = None) -> np.ndarray:
+    """How many of each item's tokens the fitted vocabulary knows: [m]."""
+    docs = _documents(titles, genres, years, brands)
+    return np.asarray([sum(t in self._column for t in d) for d in docs])
+
+  def encode(self, titles: Sequence[str], genres: Sequence[Sequence[str]],
+             years: np.ndarray, brands: Sequence[str] | None = None
+             ) -> np.ndarray:
+    """Embeddings [m, dim] float32 of m items (all [m]); rows of unit norm,
+    all-zero for an item none of whose tokens is known."""
+    docs = _documents(titles, genres, years, brands)
+    rows, cols, counts = _token_counts(docs, self._column)
+    values = _tfidf_values(rows, cols, counts, self.idf, self.kind_weights,
+                           len(docs))
+    out = np.zeros((len(docs), self.components.shape[1]), np.float64)
+    np.add.at(out, rows, values[:, None] * self.components[cols])
+    return np.asarray(_l2_normalize_rows(jnp.asarray(out, jnp.float32)),
+                      np.float32)
+
+
 def encode_items(
+    titles: Sequence[str],
+    genres: Sequence[Sequence[str]],
+    years: np.ndarray,
+    dim: int,
+    seed: int,
+    **options,
+) -> np.ndarray:
+  """`fit`'s embeddings [num_items, dim] float32 (same arguments)."""
+  return fit(titles, genres, years, dim, seed, **options)[0]
+
+
+def fit(
     titles: Sequence[str],
     genres: Sequence[Sequence[str]],
     years: np.ndarray,
@@ -195,7 +292,7 @@ def encode_items(
     brand_weight: float = DEFAULT_BRAND_WEIGHT,
     num_oversamples: int = 10,
     num_power_iters: int = 4,
-) -> np.ndarray:
+) -> tuple[np.ndarray, LexicalModel]:
   """Encodes items as L2-normalised LSA vectors of their TF-IDF token bags.
 
   Args:
@@ -214,12 +311,13 @@ def encode_items(
     num_power_iters: See `randomized_svd`.
 
   Returns:
-    [num_items, dim] float32 rows of unit L2 norm (all-zero for an item with
-    no tokens at all).
+    (embeddings, model): [num_items, dim] float32 rows of unit L2 norm
+    (all-zero for an item with no tokens at all), and the `LexicalModel`
+    that folds new items into the same space.
   """
-  matrix, vocab = tfidf_matrix(
-      titles, genres, years, genre_weight=genre_weight, year_weight=year_weight,
-      brands=brands, brand_weight=brand_weight)
+  matrix, vocab, idf, kind = _fit_tfidf(
+      _documents(titles, genres, years, brands), genre_weight, year_weight,
+      brand_weight)
   num_items, vocab_size = matrix.shape
   available = min(num_items, vocab_size)
   if not 0 < dim < available:
@@ -237,4 +335,14 @@ def encode_items(
                     empty, num_items)
   logging.info("Lexical encoder: %d items, %d tokens, %d nnz -> dim %d.",
                num_items, len(vocab), matrix.nse, dim)
-  return np.asarray(_l2_normalize_rows(u * s), np.float32)
+  components = np.asarray(matrix.T @ u, np.float64) / np.maximum(
+      np.asarray(s, np.float64), np.finfo(np.float32).tiny)
+  model = LexicalModel(vocab, idf, kind, components.astype(np.float32))
+  return np.asarray(_l2_normalize_rows(u * s), np.float32), model
+
+
+def vocab_size(titles: Sequence[str], genres: Sequence[Sequence[str]],
+               years: np.ndarray, brands: Sequence[str] | None = None) -> int:
+  """Distinct tokens of the items (`fit` needs dim < this)."""
+  docs = _documents(titles, genres, years, brands)
+  return len({tok for doc in docs for tok in doc})
