@@ -1,14 +1,17 @@
 """The library API (`jaxrec.Recommender`) and the recommend command, on a
 finished configs/tiny.py run; and the README's one-process script."""
 
+import importlib
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from absl import flags
 
 import jaxrec
 from jaxrec import recommend as recommend_cli
@@ -168,3 +171,10 @@ def test_readme_script_trains_evaluates_and_recommends_in_one_process(
   assert os.path.exists(tmp_path / "run" / "eval_test_exact.json")
   *_, ndcg, top = result.stdout.strip().splitlines()
   assert 0.0 <= float(ndcg) <= 1.0 and top.startswith("[")
+
+
+def test_importing_every_module_defines_no_flag():
+  for module in pkgutil.walk_packages(jaxrec.__path__, "jaxrec."):
+    importlib.import_module(module.name)
+  defined_by = flags.FLAGS.flags_by_module_dict()
+  assert not [name for name in defined_by if "jaxrec" in name]
