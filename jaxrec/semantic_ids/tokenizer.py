@@ -13,6 +13,8 @@ computation; `build_or_load_vocab` adds the work-directory stage, shared by
                                     was built from
   WORKDIR/vocab/stats.json          quantization stats per level
   WORKDIR/vocab/codebooks.png       the same stats, drawn
+  WORKDIR/vocab/tokenizer_state.npz what places new items in the fitted
+                                    space (`cold_start`; rqkmeans only)
   WORKDIR/embeddings/embeddings.npy item embeddings [num_items, dim] float32
   WORKDIR/embeddings/item_ids.json  their raw item ids, in row order
 """
@@ -32,6 +34,7 @@ import numpy as np
 from jaxrec import workdir as workdir_lib
 from jaxrec.data import registry
 from jaxrec.semantic_ids import codebook_plot
+from jaxrec.semantic_ids import cold_start
 from jaxrec.semantic_ids import collisions
 from jaxrec.semantic_ids import encoders
 from jaxrec.semantic_ids import random_ids
@@ -50,21 +53,22 @@ ItemTable = encoders.ItemTable
 
 
 def quantize(config: ml_collections.ConfigDict, embeddings: np.ndarray
-             ) -> tuple[np.ndarray, dict[str, Any]]:
-  """Codes [num_items, L] int32 of the recipe's quantizer, and its info."""
+             ) -> tuple[np.ndarray, dict[str, Any], list[np.ndarray] | None]:
+  """Codes [num_items, L] int32 of the recipe's quantizer, its info, and
+  its codebooks (L arrays [K_l, D]; rqkmeans only, else None)."""
   sizes = tuple(config.codebook_sizes)
   if config.quantizer == "rqkmeans":
-    codes, _ = residual_kmeans.residual_kmeans(
+    codes, codebooks = residual_kmeans.residual_kmeans(
         embeddings, sizes, num_iters=config.num_iters, seed=config.seed,
         chunk_size=config.chunk_size, balanced=config.get("balanced", False))
-    return codes, {}
+    return codes, {}, codebooks
   if config.quantizer == "rqvae":
     codes, info = rqvae.train_rqvae(embeddings, sizes, seed=config.seed,
                                     **config.rqvae.to_dict())
-    return codes, {"rqvae": info}  # With its per-epoch `history`.
+    return codes, {"rqvae": info}, None  # With its per-epoch `history`.
   if config.quantizer == "random":
     return random_ids.random_codes(embeddings.shape[0], sizes,
-                                   config.seed), {}
+                                   config.seed), {}, None
   raise ValueError(f"quantizer={config.quantizer!r} is not one of "
                    f"{QUANTIZERS}")
 
@@ -74,6 +78,16 @@ def build_vocab(
     items: ItemTable,
     train_sequences: Sequence[np.ndarray] | None = None,
 ) -> tuple[vocab_lib.SemanticIdVocab, np.ndarray | None, dict[str, Any]]:
+  """`build_vocab_and_state` without the tokenizer state."""
+  return build_vocab_and_state(config, items, train_sequences)[:3]
+
+
+def build_vocab_and_state(
+    config: ml_collections.ConfigDict,
+    items: ItemTable,
+    train_sequences: Sequence[np.ndarray] | None = None,
+) -> tuple[vocab_lib.SemanticIdVocab, np.ndarray | None, dict[str, Any],
+           cold_start.TokenizerState | None]:
   """Runs the recipe on the dataset's items.
 
   Args:
@@ -87,7 +101,8 @@ def build_vocab(
     (vocab, embeddings [num_items, dim] float32 or None for `item_id` and
     `random`, stats): `quantization_stats` of the L quantizer levels (before
     the collision level), `collision_level_size`, seconds per stage, and the
-    quantizer's own info.
+    quantizer's own info; and the state that places new items
+    (`cold_start.TokenizerState`), None unless the quantizer is rqkmeans.
   """
   if config.quantizer not in QUANTIZERS:
     raise ValueError(f"quantizer={config.quantizer!r} is not one of "
@@ -95,7 +110,7 @@ def build_vocab(
   item_ids = list(items.item_ids)
   if config.quantizer == "item_id":
     return item_id_vocab(item_ids, items.fingerprint), None, {
-        "num_items": len(item_ids), "codebook_sizes": [len(item_ids)]}
+        "num_items": len(item_ids), "codebook_sizes": [len(item_ids)]}, None
   sizes = tuple(config.codebook_sizes)
   start = time.perf_counter()
   if config.quantizer == "random":
@@ -104,7 +119,7 @@ def build_vocab(
     embeddings = encoders.encode_items(config.encoder, items, config.seed,
                                        train_sequences)
   encode_seconds = time.perf_counter() - start
-  codes, info = quantize(config, embeddings)
+  codes, info, codebooks = quantize(config, embeddings)
   stats = collisions.quantization_stats(codes, sizes)
   codes, extra_size = collisions.add_collision_level(codes)
   stats.update(info, collision_level_size=extra_size,
@@ -115,7 +130,11 @@ def build_vocab(
       item_ids, codes, sizes + (extra_size,), items.fingerprint)
   logging.info("Semantic IDs: %s", json.dumps(
       {k: v for k, v in stats.items() if k != "rqvae"}))
-  return vocab, (embeddings if embeddings.shape[1] else None), stats
+  state = None
+  if codebooks is not None:
+    state = cold_start.fit_state(config, items, embeddings, codebooks)
+  return (vocab, (embeddings if embeddings.shape[1] else None), stats,
+          state)
 
 
 def item_id_vocab(item_ids: Sequence[str], fingerprint: str
@@ -127,8 +146,8 @@ def item_id_vocab(item_ids: Sequence[str], fingerprint: str
 
 
 def _write_outputs(workdir: epath.Path, vocab: vocab_lib.SemanticIdVocab,
-                   embeddings: np.ndarray | None, stats: dict[str, Any]
-                   ) -> None:
+                   embeddings: np.ndarray | None, stats: dict[str, Any],
+                   state: cold_start.TokenizerState | None) -> None:
   """Writes the stage's files (embeddings [num_items, dim]), vocab.json last."""
   if embeddings is not None:
     buffer = io.BytesIO()
@@ -139,6 +158,8 @@ def _write_outputs(workdir: epath.Path, vocab: vocab_lib.SemanticIdVocab,
                                       "item_ids.json", list(vocab.item_ids))
   vocab_dir = workdir_lib.vocab_dir(workdir)
   workdir_lib.write_json_atomically(vocab_dir / "stats.json", stats)
+  if state is not None:
+    cold_start.save(state, vocab_dir / cold_start.STATE_FILENAME)
   if vocab.num_levels > 1:  # Not for `item_id`: one code per item.
     levels = vocab.num_levels - 1
     codebook_plot.write_codebook_plot(
@@ -208,10 +229,11 @@ def build_or_load_vocab(
     logging.info("Reusing the semantic-ID vocabulary %s.", path)
     return vocab_lib.SemanticIdVocab.load(
         path, expected_fingerprint=data.fingerprint)
-  vocab, embeddings, stats = build_vocab(config, data, train_sequences)
+  vocab, embeddings, stats, state = build_vocab_and_state(
+      config, data, train_sequences)
   if jax.process_index() == 0:
     workdir_lib.write_json_atomically(recipe_path, recipe)
-    _write_outputs(workdir, vocab, embeddings, stats)
+    _write_outputs(workdir, vocab, embeddings, stats, state)
   return vocab
 
 
