@@ -44,6 +44,7 @@ setuptools.setup(
     },
     entry_points={
         "console_scripts": [
+            "jaxrec-catalog=jaxrec.catalog:entry_point",
             "jaxrec-main=jaxrec.main:entry_point",
             "jaxrec-evaluate=jaxrec.evaluate:entry_point",
             "jaxrec-export-vocab=jaxrec.export_vocab:entry_point",

@@ -7,6 +7,10 @@
   recommender.item_codes(["50", "172"])                # [2, num_levels]
   report = recommender.evaluate("test", mode="exact")  # writes eval_*.json
 
+The catalogue is the newest version of the run's (`jaxrec.catalog`: items
+added or removed after training), or the one given to `load`: histories may
+hold any item it has ever known; removed items are never recommended.
+
 Everything runs on the run's own mesh (all devices of all processes), with
 the generator, vocabulary and decoding that evaluation uses. Item ids are the
 dataset's raw ids (strings).
@@ -27,7 +31,7 @@ from jaxrec.data import registry
 from jaxrec.evaluation import evaluator as evaluator_lib
 from jaxrec.evaluation import popularity
 from jaxrec.evaluation import report as report_lib
-from jaxrec.semantic_ids import vocab as vocab_lib
+from jaxrec.semantic_ids import catalog_versions
 from jaxrec.train import checkpoints as checkpoints_lib
 from jaxrec.train import trainer
 
@@ -77,34 +81,33 @@ class Recommender:
   """The model of a work directory at one checkpoint. Build with `load`."""
 
   def __init__(self, workdir: str, config: ml_collections.ConfigDict,
-               vocab: vocab_lib.SemanticIdVocab, experiment: trainer.Experiment,
-               params, checkpoint_step: int):
+               catalog: catalog_versions.CatalogVersion,
+               experiment: trainer.Experiment, params, checkpoint_step: int):
     self.workdir = str(workdir)
     self.config = config
-    self.vocab = vocab
+    self.catalog = catalog
+    self.vocab = catalog.vocab
     self.checkpoint_step = checkpoint_step
     self._experiment = experiment
     self._params = params
     self._rankers = {}
     self._index_of = {item_id: index
-                      for index, item_id in enumerate(vocab.item_ids)}
+                      for index, item_id in enumerate(self.vocab.item_ids)}
 
   @classmethod
-  def load(cls, workdir: str, checkpoint: str | int = "best"
-           ) -> "Recommender":
-    """Restores `checkpoint` ("best", "latest" or a step) of `workdir`.
+  def load(cls, workdir: str, checkpoint: str | int = "best",
+           catalog_version: int | None = None) -> "Recommender":
+    """Restores `checkpoint` ("best", "latest" or a step) of `workdir`, with
+    catalogue version `catalog_version` (None: the newest).
 
     Raises:
       FileNotFoundError: `workdir` has no config, vocabulary or checkpoints.
-      ValueError: no such checkpoint (the message lists the saved steps).
+      ValueError: no such checkpoint or catalogue version (the message lists
+        the saved ones).
     """
     config = workdir_lib.load_config(workdir)
-    path = workdir_lib.vocab_path(workdir)
-    if not path.exists():
-      raise FileNotFoundError(f"{path} does not exist: the run in {workdir} "
-                              "has not built its vocabulary yet")
-    vocab = vocab_lib.SemanticIdVocab.load(path)
-    experiment, _ = trainer.build_experiment(config, vocab)
+    catalog = catalog_versions.load(workdir, catalog_version)
+    experiment, _ = trainer.build_experiment(config, catalog.vocab)
     directory = epath.Path(workdir) / "checkpoints"
     checkpointer = checkpoints_lib.Checkpointer(str(directory), read_only=True)
     try:
@@ -112,12 +115,18 @@ class Recommender:
       params = checkpointer.restore(step, experiment.abstract_state).params
     finally:
       checkpointer.close()
-    return cls(workdir, config, vocab, experiment, params, step)
+    return cls(workdir, config, catalog, experiment, params, step)
 
   @property
   def item_ids(self) -> tuple[str, ...]:
-    """Every item of the catalogue, in index order."""
+    """Every item the catalogue has known (removed ones too: histories may
+    hold them), in index order."""
     return self.vocab.item_ids
+
+  @property
+  def removed_item_ids(self) -> frozenset[str]:
+    """Items of `item_ids` that are never recommended."""
+    return self.catalog.removed
 
   @property
   def max_history(self) -> int:
@@ -160,7 +169,8 @@ class Recommender:
       self._rankers[key] = evaluator_lib.Ranker(
           experiment.model, self.vocab, experiment.mesh, experiment.rules,
           experiment.state_sharding.params, beam_size=key[1],
-          batch_size=key[2], mask_history=key[3], mode=mode, layout=layout)
+          batch_size=key[2], mask_history=key[3], mode=mode, layout=layout,
+          active_items=self.catalog.active_indices)
     return self._rankers[key]
 
   def recommend(self, histories: Sequence[Sequence[str]], k: int = 10, *,
@@ -245,13 +255,14 @@ class Recommender:
         "split": split_name,
         "mode": mode,
         "checkpoint_step": int(self.checkpoint_step),
+        "catalog_version": self.catalog.number,
         "num_users": eval_set.num_users,
-        "num_items": self.vocab.num_items,
+        "num_items": self.catalog.num_active,
         "beam_size": rankings.items.shape[1],
         "mask_history": ranker.mask_history,
         "drop_recent": drop_recent,
         **evaluator_lib.metrics_of(
-            rankings.items, eval_set.targets, self.vocab.num_items, mode,
+            rankings.items, eval_set.targets, self.catalog.num_active, mode,
             popularity.item_counts(users.train, self.vocab.num_items)),
         **evaluator_lib.example_counts(eval_set),
         **evaluator_lib.bootstrap_intervals(
@@ -260,7 +271,7 @@ class Recommender:
         "bootstrap": {"seed": BOOTSTRAP_SEED,
                       "resamples": BOOTSTRAP_RESAMPLES},
         "trie_bytes": ranker.trie_nbytes,
-        "trie_bytes_per_item": ranker.trie_nbytes / self.vocab.num_items,
+        "trie_bytes_per_item": ranker.trie_nbytes / self.catalog.num_active,
         "seconds": seconds,
         "num_devices": jax.device_count(),
     }

@@ -22,6 +22,7 @@ from jax.experimental import multihost_utils
 
 from jaxrec import sharding as sharding_lib
 from jaxrec.data import split as split_lib
+from jaxrec.decoding import active_trie
 from jaxrec.decoding import beam_search as beam_search_lib
 from jaxrec.decoding import exact as exact_lib
 from jaxrec.decoding import masking
@@ -127,12 +128,15 @@ class Ranker:
     mode: one of `MODES`.
     layout: trie layout, "csr", "dense" or "auto" (see `trie.DeviceTrie`).
     exact_chunk_size: trie nodes per decoder call in exact mode.
+    active_items: [num_active] the vocabulary items that may be returned
+      (a catalogue version's); None: all.
   """
 
   def __init__(self, model, vocab, mesh, rules, param_sharding, *,
                beam_size: int, batch_size: int, mask_history: bool,
                mode: str = "beam", layout: str = "csr",
-               exact_chunk_size: int = 256):
+               exact_chunk_size: int = 256,
+               active_items: np.ndarray | None = None):
     if mode not in MODES:
       raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     if beam_size < LIST_SIZE:
@@ -143,7 +147,11 @@ class Ranker:
     self.mask_history = mask_history and mode != "unconstrained"
     self._item_tokens = vocab.encode(np.arange(vocab.num_items))
     self._batch_size = batch_size
-    trie = trie_lib.build_trie(vocab.item_codes, vocab.codebook_sizes)
+    if active_items is None:
+      trie = trie_lib.build_trie(vocab.item_codes, vocab.codebook_sizes)
+    else:
+      trie = active_trie.build_active_trie(
+          vocab.item_codes, vocab.codebook_sizes, active_items)
     self.trie_nbytes = trie.nbytes
     replicated = sharding_lib.replicated(mesh)
     self._trie = jax.device_put(

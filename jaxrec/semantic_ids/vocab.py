@@ -445,15 +445,26 @@ class SemanticIdVocab:
       FingerprintMismatchError: The fingerprints differ.
     """
     where = os.fspath(path)
-    try:
-      obj = json.loads(epath.Path(path).read_text(encoding="utf-8"),
-                       object_pairs_hook=_reject_duplicate_keys)
-    except VocabFormatError as e:
-      raise VocabFormatError(f"{where}: {e}") from None
-    except json.JSONDecodeError as e:
-      raise VocabFormatError(f"{where}: not valid JSON: {e}") from None
+    vocab = cls.from_json_dict(read_json(path), where)
+    return vocab.check_fingerprint(expected_fingerprint, where)
+
+  @classmethod
+  def from_json_dict(cls, obj: Any, where: str) -> "SemanticIdVocab":
+    """Validates a `to_json_dict` dict; errors name `where` and the field."""
     sizes, fingerprint = _parse_header(obj, where)
     ids, codes = _parse_items(obj["items"], sizes, where)
     _validate(ids, codes, sizes, fingerprint, where, "items", "items")
-    vocab = cls(tuple(ids), codes, sizes, fingerprint)
-    return vocab.check_fingerprint(expected_fingerprint, where)
+    return cls(tuple(ids), codes, sizes, fingerprint)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+  """A JSON file's content; VocabFormatError (naming the file) if invalid
+  or if an object repeats a key."""
+  where = os.fspath(path)
+  try:
+    return json.loads(epath.Path(path).read_text(encoding="utf-8"),
+                      object_pairs_hook=_reject_duplicate_keys)
+  except VocabFormatError as e:
+    raise VocabFormatError(f"{where}: {e}") from None
+  except json.JSONDecodeError as e:
+    raise VocabFormatError(f"{where}: not valid JSON: {e}") from None
