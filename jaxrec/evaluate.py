@@ -59,6 +59,10 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
                     "Trie layout for decoding (jaxrec/decoding/trie.py).",
                     flag_values=flag_values)
+  flags.DEFINE_integer(
+      "catalog_version", None, "Catalogue version (jaxrec.catalog; 0: the "
+      "vocabulary the model was trained with; default: the newest).",
+      lower_bound=0, flag_values=flag_values)
   distributed.define_flags(flag_values=flag_values)
 
 
@@ -66,8 +70,8 @@ def main(argv: list[str]) -> None:
   del argv  # cli.run_command rejects extra arguments.
   values = flags.FLAGS
   distributed.initialize_from_flags()
-  recommender = recommender_lib.Recommender.load(values.workdir,
-                                                 values.checkpoint)
+  recommender = recommender_lib.Recommender.load(
+      values.workdir, values.checkpoint, values.catalog_version)
   report = recommender.evaluate(
       values.split, values.mode, beam_size=values.beam_size,
       batch_size=values.batch_size, mask_history=values.mask_history,

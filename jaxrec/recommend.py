@@ -149,6 +149,10 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                     flag_values=flag_values)
   flags.DEFINE_integer("batch_size", None, "Users per global batch (default: "
                        "the run's eval.batch_size).", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "catalog_version", None, "Catalogue version (jaxrec.catalog; 0: the "
+      "vocabulary the model was trained with; default: the newest).",
+      lower_bound=0, flag_values=flag_values)
   distributed.define_flags(flag_values=flag_values)
 
 
@@ -156,8 +160,8 @@ def main(argv: list[str]) -> None:
   del argv  # cli.run_command rejects extra arguments.
   values = flags.FLAGS
   distributed.initialize_from_flags()
-  recommender = recommender_lib.Recommender.load(values.workdir,
-                                                 values.checkpoint)
+  recommender = recommender_lib.Recommender.load(
+      values.workdir, values.checkpoint, values.catalog_version)
   requests, skipped = read_requests(values.input, set(recommender.item_ids),
                                     values.skip_invalid)
   for reason in skipped[:10]:

@@ -39,7 +39,7 @@ COMMANDS = _command_lines()
 def test_the_readme_shows_every_command():
   shown = {line.split()[2] for line in COMMANDS}
   assert shown == {"jaxrec.main", "jaxrec.evaluate", "jaxrec.recommend",
-                   "jaxrec.tokenize", "jaxrec.export_vocab"}
+                   "jaxrec.catalog", "jaxrec.tokenize", "jaxrec.export_vocab"}
 
 
 def _parse(line: str) -> flags.FlagValues:
