@@ -47,6 +47,10 @@ MODELS = {
                            "re-scoring", "configs/ml100k_item_level.py",
                            ["model.item_score_weight=1.0",
                             "model.tuple_buckets=8192"]),
+    "item_level_catalogue": ("Generative, item-level, RQ-KMeans IDs, "
+                             "catalogue-normalised loss",
+                             "configs/ml100k_item_level.py",
+                             ["model.catalogue_loss=True"]),
     "item_level_hybrid": ("Generative, item-level, hybrid (text + "
                           "collaborative) IDs",
                           "configs/ml100k_item_level.py:hybrid", []),
