@@ -21,6 +21,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from jaxrec import distributed
 from jaxrec import recipes
 
 # Errors with a message meant for the user (bad input, files, configs). Any
@@ -38,6 +39,23 @@ def define_config_flag(help_text: str,
   config_flags.DEFINE_config_file("config", None, help_text,
                                   flag_values=flag_values, lock_config=True)
   flags.mark_flag_as_required("config", flag_values=flag_values)
+
+
+def define_trained_run_flags(flag_values: flags.FlagValues = flags.FLAGS
+                             ) -> None:
+  """--workdir, --checkpoint, --catalog_version and the multi-process flags:
+  what a command needs to load a trained run (`jaxrec.Recommender.load`)."""
+  flags.DEFINE_string("workdir", None, "Work directory of a trained run.",
+                      flag_values=flag_values)
+  flags.mark_flag_as_required("workdir", flag_values=flag_values)
+  flags.DEFINE_string("checkpoint", "best",
+                      "best (by validation NDCG@10), latest, or a step.",
+                      flag_values=flag_values)
+  flags.DEFINE_integer(
+      "catalog_version", None, "Catalogue version (jaxrec.catalog; 0: the "
+      "vocabulary the model was trained with; default: the newest).",
+      lower_bound=0, flag_values=flag_values)
+  distributed.define_flags(flag_values=flag_values)
 
 
 def _split_recipe_arg(value: str) -> tuple[str, str | None]:

@@ -29,15 +29,10 @@ from jaxrec.evaluation import report as report_lib
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """The command's flags, defined in `flag_values`."""
-  flags.DEFINE_string("workdir", None, "Work directory of the run.",
-                      flag_values=flag_values)
-  flags.mark_flag_as_required("workdir", flag_values=flag_values)
+  cli.define_trained_run_flags(flag_values)
   flags.DEFINE_enum("split", None, ["valid", "test"],
                     "Split to evaluate (default: config eval.split).",
                     flag_values=flag_values)
-  flags.DEFINE_string("checkpoint", "best",
-                      "best (by validation NDCG@10), latest, or a step.",
-                      flag_values=flag_values)
   flags.DEFINE_enum("mode", "beam", list(evaluator_lib.MODES),
                     "beam: constrained beam search; exact: score every item; "
                     "unconstrained: beam search without the trie.",
@@ -59,11 +54,6 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
                     "Trie layout for decoding (jaxrec/decoding/trie.py).",
                     flag_values=flag_values)
-  flags.DEFINE_integer(
-      "catalog_version", None, "Catalogue version (jaxrec.catalog; 0: the "
-      "vocabulary the model was trained with; default: the newest).",
-      lower_bound=0, flag_values=flag_values)
-  distributed.define_flags(flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:

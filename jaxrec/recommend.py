@@ -123,21 +123,16 @@ def output_lines(requests: Iterable[Request],
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """The command's flags, defined in `flag_values`."""
-  flags.DEFINE_string("workdir", None, "Work directory of a trained run.",
-                      flag_values=flag_values)
+  cli.define_trained_run_flags(flag_values)
   flags.DEFINE_string("input", None, "JSON lines: {\"user\": ..., "
                       "\"history\": [item ids, oldest first]}.",
                       flag_values=flag_values)
   flags.DEFINE_string("output", None, "JSON lines: {\"user\": ..., "
                       "\"items\": [...], \"scores\": [...]}.",
                       flag_values=flag_values)
-  flags.mark_flags_as_required(["workdir", "input", "output"],
-                               flag_values=flag_values)
+  flags.mark_flags_as_required(["input", "output"], flag_values=flag_values)
   flags.DEFINE_integer("k", 10, "Items per user.", lower_bound=1,
                        flag_values=flag_values)
-  flags.DEFINE_string("checkpoint", "best",
-                      "best (by validation NDCG@10), latest, or a step.",
-                      flag_values=flag_values)
   flags.DEFINE_enum("mode", "beam", ["beam", "exact"],
                     "beam: constrained beam search; exact: score every item.",
                     flag_values=flag_values)
@@ -149,11 +144,6 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                     flag_values=flag_values)
   flags.DEFINE_integer("batch_size", None, "Users per global batch (default: "
                        "the run's eval.batch_size).", flag_values=flag_values)
-  flags.DEFINE_integer(
-      "catalog_version", None, "Catalogue version (jaxrec.catalog; 0: the "
-      "vocabulary the model was trained with; default: the newest).",
-      lower_bound=0, flag_values=flag_values)
-  distributed.define_flags(flag_values=flag_values)
 
 
 def main(argv: list[str]) -> None:
