@@ -25,7 +25,6 @@ setuptools.setup(
         "etils[epath]>=1.10",
         "flax>=0.12.8",
         "grain>=0.2.12",
-        "importlib-resources>=6.0",
         "jax>=0.10.2",
         "matplotlib>=3.8",
         "ml-collections>=1.1.0",

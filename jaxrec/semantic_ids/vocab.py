@@ -301,8 +301,11 @@ class SemanticIdVocab:
   dataset_fingerprint: str
 
   def __post_init__(self):
-    fields = _validate(self.item_ids, self.item_codes, self.codebook_sizes,
-                       self.dataset_fingerprint, type(self).__name__)
+    self._set_fields(_validate(self.item_ids, self.item_codes,
+                               self.codebook_sizes, self.dataset_fingerprint,
+                               type(self).__name__))
+
+  def _set_fields(self, fields: tuple[Any, ...]) -> None:
     for name, value in zip(
         ("item_ids", "item_codes", "codebook_sizes", "dataset_fingerprint"),
         fields):
@@ -453,8 +456,10 @@ class SemanticIdVocab:
     """Validates a `to_json_dict` dict; errors name `where` and the field."""
     sizes, fingerprint = _parse_header(obj, where)
     ids, codes = _parse_items(obj["items"], sizes, where)
-    _validate(ids, codes, sizes, fingerprint, where, "items", "items")
-    return cls(tuple(ids), codes, sizes, fingerprint)
+    fields = _validate(ids, codes, sizes, fingerprint, where, "items", "items")
+    vocab = object.__new__(cls)  # validated above, naming the file: once
+    vocab._set_fields(fields)  # pylint: disable=protected-access
+    return vocab
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
