@@ -35,6 +35,10 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.data.min_item_interactions = 0
   # > 0: each user's first N interactions only (a sparse variant).
   config.data.max_user_interactions = 0
+  # > 0: the cold-start protocol (docs/cold_start.md): this fraction of the
+  # items, the latest by first appearance, is held out of training and
+  # validation and added to the catalogue after training.
+  config.data.cold_items = 0.0
 
   # Semantic IDs: residual k-means over item embeddings. MovieLens items
   # carry little text (a title, genres, a year), and IDs from it share
@@ -96,6 +100,12 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.eval.beam_size = 20           # >= the largest cutoff (20)
   config.eval.batch_size = 64
   config.eval.mask_history = True      # never recommend an already-seen item
+  # Cold-start protocol only (data.cold_items > 0): the content-only
+  # baseline's profile is the user's latest N items, and cold_slots > 0
+  # also reports lists whose top 10 reserve that many places for the items
+  # added after training (the model's best among them).
+  config.eval.content_recent_items = 5
+  config.eval.cold_slots = 0
 
   # Mesh (data, fsdp, tensor); -1 takes the remaining devices.
   config.mesh = ml_collections.ConfigDict()

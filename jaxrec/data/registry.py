@@ -9,7 +9,8 @@ A name is `<builder>` or `<builder>/<subset>`:
 
 `load` also makes a sparse variant of any of them: with
 `data.max_user_interactions=N`, each user keeps only her first N
-interactions.
+interactions. `load_split` applies the cold-start protocol when
+`data.cold_items` > 0 (`cold_items`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import ml_collections
 import numpy as np
 
 from jaxrec.data import amazon_reviews_2014
+from jaxrec.data import cold_items
 from jaxrec.data import dataset
 from jaxrec.data import movielens_100k
 from jaxrec.data import movielens_1m
@@ -91,10 +93,42 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
 def load_split(data_config: ml_collections.ConfigDict, workdir: str
                ) -> tuple[dataset.InteractionData, split.SplitData]:
   """`load`, then the leave-one-out split every stage uses (train / valid /
-  test per user), so all of them see the same users and targets."""
+  test per user), so all of them see the same users and targets.
+
+  With `data_config.cold_items` > 0, the cold-start protocol's warm-only
+  data and split (`load_split_and_cold_items`).
+  """
+  data, split_data, _ = load_split_and_cold_items(data_config, workdir)
+  return data, split_data
+
+
+def cold_items_fraction(data_config: ml_collections.ConfigDict) -> float:
+  """`data_config.cold_items` (0.0 when absent, as in older run configs).
+
+  Raises:
+    ValueError: outside [0, 0.5), naming data.cold_items.
+  """
+  return cold_items.check_fraction(data_config.get("cold_items", 0.0))
+
+
+def load_split_and_cold_items(
+    data_config: ml_collections.ConfigDict, workdir: str
+) -> tuple[dataset.InteractionData, split.SplitData,
+           cold_items.ColdItems | None]:
+  """(data, split, cold items or None) of `data_config`.
+
+  With `data.cold_items` = 0 (off): `load`'s data, its leave-one-out split
+  and None. Otherwise the cold-start protocol (`cold_items.hold_out`): the
+  warm items' data (the catalogue the tokenizer sees), the split whose test
+  targets may be cold items (indices >= the warm items'), and the hold-out.
+  """
+  fraction = cold_items_fraction(data_config)  # Fails before loading.
   data = load(data_config, workdir)
-  return data, split.leave_one_out(data.user_items, data.user_timestamps,
-                                   data.user_ids)
+  if not fraction:
+    return data, split.leave_one_out(data.user_items, data.user_timestamps,
+                                     data.user_ids), None
+  held_out = cold_items.hold_out(data, fraction)
+  return held_out.warm_data, held_out.split, held_out
 
 
 def truncate_users(data: dataset.InteractionData, max_interactions: int,
