@@ -67,18 +67,32 @@ def gini_index(ranked_items: np.ndarray, num_items: int, k: int = 10
                - (num_items + 1.0) / num_items)
 
 
+def _target_buckets(buckets: np.ndarray, targets: np.ndarray,
+                    head_min_count: int, tail_max_count: int) -> np.ndarray:
+  """Bucket of each target [num_users]; a target outside the catalogue of
+  `buckets` (an item the ranked catalogue does not hold, e.g. a cold-start
+  item that could not be added) is bucketed as an item never seen in
+  training."""
+  targets = np.asarray(targets)
+  inside = (targets >= 0) & (targets < len(buckets))
+  unseen = item_buckets(np.zeros(1, np.int64), head_min_count,
+                        tail_max_count)[0]
+  return np.where(inside, buckets[np.where(inside, targets, 0)], unseen)
+
+
 def report(ranked_items: np.ndarray, targets: np.ndarray,
            train_counts: np.ndarray, k: int = 10) -> dict:
   """{"gini@k": ..., "long_tail": {thresholds, per bucket: items, users,
   recall@k, ndcg@k}}; a bucket with no target user has metrics of 0.0.
 
-  ranked_items: [num_users, >= 20]; targets: [num_users];
+  ranked_items: [num_users, >= 20]; targets: [num_users] (one outside
+  [0, num_items) is a miss, bucketed as an unseen item);
   train_counts: [num_items] training interactions per item.
   """
   head_min, tail_max = bucket_thresholds(train_counts)
   buckets = item_buckets(train_counts, head_min, tail_max)
   per_user = metrics_lib.per_user_metrics(ranked_items, targets)
-  target_buckets = buckets[targets]
+  target_buckets = _target_buckets(buckets, targets, head_min, tail_max)
   long_tail = {"head_min_count": head_min, "tail_max_count": tail_max}
   for index, name in enumerate(BUCKETS):
     users = target_buckets == index

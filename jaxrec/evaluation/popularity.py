@@ -34,14 +34,14 @@ def most_popular(counts: np.ndarray, seen_items: list[np.ndarray],
   return ranked
 
 
-def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
-                  mask_history: bool) -> dict[str, float]:
-  """The baseline's metrics on `for_split` ("valid" or "test").
+def split_rankings(split: split_lib.SplitData, for_split: str,
+                   num_items: int, mask_history: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+  """The baseline's lists [num_users, 20] on `for_split` ("valid" or
+  "test"), and the targets [num_users].
 
-  Counts come from everything before that split's targets (the training part,
-  plus the validation targets for "test"). Returns Recall/NDCG/MRR@{5,10,20},
-  coverage@10 and the long-tail metrics (buckets by training counts), as for
-  the model.
+  Counts come from everything before that split's targets (the training
+  part, plus the validation targets for "test"), over `num_items` items.
   """
   sequences = list(split.train)
   if for_split == "test":
@@ -51,6 +51,25 @@ def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
                                                    max_history=1)
   ranked = most_popular(counts, seen_items, max(metrics_lib.DEFAULT_CUTOFFS),
                         exclude_seen=mask_history)
+  return ranked, targets
+
+
+def split_metrics(split: split_lib.SplitData, for_split: str, num_items: int,
+                  mask_history: bool) -> dict[str, float]:
+  """The baseline's metrics on `for_split` ("valid" or "test").
+
+  The lists are `split_rankings`'. Returns Recall/NDCG/MRR@{5,10,20},
+  coverage@10 and the long-tail metrics (buckets by training counts), as for
+  the model.
+  """
+  ranked, targets = split_rankings(split, for_split, num_items, mask_history)
+  return metrics_of_rankings(ranked, targets, split, num_items)
+
+
+def metrics_of_rankings(ranked: np.ndarray, targets: np.ndarray,
+                        split: split_lib.SplitData, num_items: int
+                        ) -> dict[str, float]:
+  """`split_metrics` of given lists [num_users, 20] and targets."""
   return {**metrics_lib.ranking_metrics(ranked, targets),
           "coverage@10": metrics_lib.coverage(ranked, num_items),
           **long_tail.report(ranked, targets,
