@@ -129,6 +129,12 @@ class Recommender:
     return self.catalog.removed
 
   @property
+  def params(self):
+    """The restored model parameters (sharded over the mesh), for
+    `ranker(...).rankings(params, eval_set)` on custom evaluation sets."""
+    return self._params
+
+  @property
   def max_history(self) -> int:
     """How many of a history's latest items the model reads."""
     return int(self.config.data.max_history)
