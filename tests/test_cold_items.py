@@ -223,8 +223,11 @@ def test_tiny_job_holds_out_adds_and_scores_the_cold_items(tmp_path,
   workdir = str(tmp_path / "run")
   command = tiny_runs.tiny_main_command(workdir, fixture_files,
                                         "--config.data.cold_items=0.1")
+  # One CPU device: the job compiles faster; sharding is tested elsewhere.
+  env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "").replace(
+      "--xla_force_host_platform_device_count=8", ""))
   result = subprocess.run(command, cwd=tiny_runs.REPO, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env=env)
   assert result.returncode == 0, result.stderr[-5000:]
 
   order = _first_appearance_ids(fixture_files)
@@ -265,7 +268,7 @@ def test_tiny_job_holds_out_adds_and_scores_the_cold_items(tmp_path,
   assert "reserved_slots" not in section  # eval.cold_slots defaults to 0.
 
   rerun = subprocess.run(command, cwd=tiny_runs.REPO, capture_output=True,
-                         text=True, timeout=600)
+                         text=True, timeout=600, env=env)
   assert rerun.returncode == 0, rerun.stderr[-5000:]
   assert "already holds the 5 cold items" in rerun.stderr
   assert catalog_versions.version_numbers(workdir) == [0, 1]
