@@ -11,6 +11,34 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# One persistent XLA compilation cache for this test session only: a fresh
+# temporary directory (whatever the environment says), removed at exit, so
+# nothing compiled outside the session is ever used. The test process and the
+# many `python -m jaxrec.main` subprocesses (which inherit the variables)
+# compile the same programs again and again; later compiles load them from
+# here, the small ones too (orbax compiles ~100 slicing programs at a job's
+# first checkpoint). A cached executable is the compiled one: results do not
+# change. An entry that cannot be read (a process killed while writing it)
+# is compiled again, with a warning.
+_XLA_CACHE_DIR = tempfile.mkdtemp(prefix="jaxrec-tests-xla-cache-")
+atexit.register(shutil.rmtree, _XLA_CACHE_DIR, ignore_errors=True)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE_DIR
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+# XLA without LLVM's optimizations (jax_disable_most_optimizations: LLVM at
+# -O0, none of its expensive passes; the HLO passes, SPMD partitioning and
+# fusion among them, run as always). Compiling dominates the suite: the tests
+# compile hundreds of programs and run each a few times. They compile 3-4x
+# faster this way and run a little slower, and every comparison is between
+# programs compiled alike. Exceptions compile with the default: test_wheel's
+# job, as users run it, and test_evaluator, whose 1 vs 8 device scores agree
+# to rtol 1e-6 only so (default_xla_optimizations, below).
+# JAX_DISABLE_MOST_OPTIMIZATIONS=false runs the whole suite so.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "true")
+
 import jax  # noqa: E402  (after the flag, on purpose)
 
 
@@ -25,6 +53,16 @@ import pytest  # noqa: E402
 
 from tests import synthetic_movielens  # noqa: E402
 from tests import tiny_runs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def default_xla_optimizations():
+  """XLA's default optimizations for the in-process compiles of a module's
+  tests (the suite turns most of them off, above)."""
+  previous = jax.config.values["jax_disable_most_optimizations"]
+  jax.config.update("jax_disable_most_optimizations", False)
+  yield
+  jax.config.update("jax_disable_most_optimizations", previous)
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,9 @@ from tests import tiny_runs
 _BUILD_INPUTS = ("setup.py", "README.md", "jaxrec", "configs", "tokenizers")
 
 
-def _run(command: list[str], cwd: str, timeout: int) -> str:
-  result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+def _run(command: list[str], cwd: str, timeout: int, env=None) -> str:
+  result = subprocess.run(command, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
   return result.stdout
 
@@ -76,8 +76,10 @@ def test_jaxrec_imports_from_the_venv(venv_python, tmp_path):
 
 def test_tiny_job_runs_from_the_wheel(venv_python, tmp_path, fixture_files):
   workdir = str(tmp_path / "run")
+  # With XLA's default optimizations (tests/conftest.py turns most of them
+  # off for the suite): the suite's one job that compiles as users run it.
   _run([*venv_python, "-m", "jaxrec.main", "--config=tiny",
         f"--workdir={workdir}", f"--config.data.manual_dir={fixture_files}",
         "--config.data.verify_checksums=False"],
-       cwd=str(tmp_path), timeout=600)
+       cwd=str(tmp_path), timeout=600, env=tiny_runs.optimized_env())
   assert tiny_runs.read_report(workdir)

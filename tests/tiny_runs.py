@@ -14,6 +14,14 @@ def tiny_main_command(workdir: str, manual_dir: str, *flags: str) -> list[str]:
           "--config.data.verify_checksums=False", *flags]
 
 
+def optimized_env() -> dict[str, str]:
+  """os.environ without tests/conftest.py's JAX_DISABLE_MOST_OPTIMIZATIONS:
+  a job that compiles with XLA's default optimizations, as users run it."""
+  env = dict(os.environ)
+  env.pop("JAX_DISABLE_MOST_OPTIMIZATIONS", None)
+  return env
+
+
 def read_report(workdir: str) -> dict:
   with open(os.path.join(workdir, "metrics.json")) as f:
     return json.load(f)
