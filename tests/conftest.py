@@ -81,3 +81,26 @@ def finished_tiny_run(tmp_path_factory, fixture_files):
       capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-5000:]
   return workdir, result
+
+
+@pytest.fixture(scope="session")
+def reference_runs(tmp_path_factory, fixture_files):
+  """family -> work directory of its finished reference job (made once).
+
+  tiny_runs.reference_command: the uninterrupted run that test_survival's
+  killed and corrupted runs must reproduce bit for bit, and the one-process
+  run that test_multiprocess's two-process job must match.
+  """
+  runs = {}
+
+  def run(family):
+    if family not in runs:
+      workdir = str(tmp_path_factory.mktemp(f"reference_{family}"))
+      result = subprocess.run(
+          tiny_runs.reference_command(workdir, fixture_files, family),
+          cwd=tiny_runs.REPO, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+          capture_output=True, text=True, timeout=600)
+      assert result.returncode == 0, result.stderr[-5000:]
+      runs[family] = workdir
+    return runs[family]
+  return run

@@ -17,14 +17,11 @@ import pytest
 from tests import tiny_runs
 
 REPO = tiny_runs.REPO
-OVERRIDES = ("--config.train.num_steps=30",
-             "--config.train.checkpoint_every_steps=10",
-             "--config.train.eval_every_steps=10",
-             "--config.model.dropout_rate=0.1")
+FAMILY = "decoder_only"
 
 
 def _command(workdir, manual_dir, *extra):
-  return tiny_runs.tiny_main_command(workdir, manual_dir, *OVERRIDES, *extra)
+  return tiny_runs.reference_command(workdir, manual_dir, FAMILY, *extra)
 
 
 def _worker_command(output, *extra):
@@ -76,10 +73,11 @@ def manual_dir(fixture_files):
   return fixture_files
 
 
-def test_two_processes_match_one_process_with_eight_devices(tmp_path,
-                                                            manual_dir):
-  single_dir = str(tmp_path / "single")
-  _run_single(_command(single_dir, manual_dir))
+def test_two_processes_match_one_process_with_eight_devices(
+    tmp_path, manual_dir, reference_runs):
+  # The one-process run with 8 devices is the session's reference job
+  # (tests/tiny_runs.py; test_survival resumes runs against the same one).
+  single_dir = reference_runs(FAMILY)
   multi_dir = str(tmp_path / "multi")
   stderrs = _run_two_processes(
       lambda *flags: _command(multi_dir, manual_dir, *flags))

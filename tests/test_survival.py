@@ -24,25 +24,23 @@ from jaxrec.train import trainer
 from tests import tiny_runs
 
 REPO = tiny_runs.REPO
-NUM_STEPS = 240
-OVERRIDES = (f"--config.train.num_steps={NUM_STEPS}",
-             "--config.train.checkpoint_every_steps=20",
-             "--config.train.eval_every_steps=80",
-             "--config.train.log_every_steps=20",
-             "--config.model.dropout_rate=0.1")
+# The reference job (tests/tiny_runs.py): a checkpoint every 5 steps,
+# validations at 20 and 40, dropout.
+NUM_STEPS = tiny_runs.REFERENCE_STEPS
+# The killed run dies once its checkpoint at step 15 exists: the third one
+# (orbax keeps the latest 2, older ones are deleted), without metrics, and
+# before the first validation, whose beam search still has to be traced and
+# run (seconds, while the kill follows in milliseconds).
+KILL_AFTER_STEP = 15
 
 
-def _command(workdir, manual_dir, *extra):
-  return tiny_runs.tiny_main_command(workdir, manual_dir, *OVERRIDES, *extra)
+def _command(workdir, manual_dir, family, *extra):
+  return tiny_runs.reference_command(workdir, manual_dir, family, *extra)
 
 
-def _family_flag(family):
-  return (f"--config.model.family={family}",)
-
-
-def _run(workdir, manual_dir, *extra):
-  return subprocess.run(_command(workdir, manual_dir, *extra), cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+def _run(workdir, manual_dir, family, *extra):
+  return subprocess.run(_command(workdir, manual_dir, family, *extra),
+                        cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def _checkpoint_steps(workdir):
@@ -77,23 +75,8 @@ def manual_dir(fixture_files):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_runs(tmp_path_factory, manual_dir):
-  """family -> the work directory of its uninterrupted run (made once)."""
-  runs = {}
-
-  def run(family):
-    if family not in runs:
-      workdir = str(tmp_path_factory.mktemp(f"uninterrupted_{family}"))
-      result = _run(workdir, manual_dir, *_family_flag(family))
-      assert result.returncode == 0, result.stderr[-5000:]
-      runs[family] = workdir
-    return runs[family]
-  return run
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(uninterrupted_runs):
-  return uninterrupted_runs("decoder_only")
+def uninterrupted(reference_runs):
+  return reference_runs("decoder_only")
 
 
 def _assert_same_run(workdir, reference):
@@ -107,14 +90,17 @@ def _assert_same_run(workdir, reference):
 
 @pytest.mark.parametrize("family", generator.FAMILIES)
 def test_sigkill_and_restart_ends_bitwise_like_an_uninterrupted_run(
-    tmp_path, manual_dir, uninterrupted_runs, family):
+    tmp_path, manual_dir, reference_runs, family):
+  # The uninterrupted run first: the killed run then finds every program it
+  # compiles in the session's compilation cache, and writes none there.
+  reference = reference_runs(family)
   workdir = str(tmp_path / "killed")
-  flags = _family_flag(family)
-  process = subprocess.Popen(_command(workdir, manual_dir, *flags), cwd=REPO,
+  process = subprocess.Popen(_command(workdir, manual_dir, family), cwd=REPO,
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-  deadline = time.time() + 240
-  while not any(step >= 60 for step in _checkpoint_steps(workdir)):
+  deadline = time.time() + 600  # only against a hang
+  while not any(step >= KILL_AFTER_STEP
+                for step in _checkpoint_steps(workdir)):
     assert process.poll() is None, "the run ended before it could be killed"
     assert time.time() < deadline
     time.sleep(0.01)
@@ -123,10 +109,10 @@ def test_sigkill_and_restart_ends_bitwise_like_an_uninterrupted_run(
   killed_at = max(_checkpoint_steps(workdir))
   assert killed_at < NUM_STEPS
 
-  result = _run(workdir, manual_dir, *flags)
+  result = _run(workdir, manual_dir, family)
   assert result.returncode == 0, result.stderr[-5000:]
   assert "resuming from the checkpoint at step" in result.stderr
-  _assert_same_run(workdir, uninterrupted_runs(family))
+  _assert_same_run(workdir, reference)
 
 
 def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(
@@ -139,7 +125,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(
       with open(os.path.join(root, name), "r+b") as f:
         f.truncate(max(os.path.getsize(f.name) // 2, 1))
 
-  result = _run(workdir, manual_dir)
+  result = _run(workdir, manual_dir, "decoder_only")
   assert result.returncode == 0, result.stderr[-5000:]
   assert f"checkpoint at step {NUM_STEPS}" in result.stderr
   assert "cannot be restored" in result.stderr
@@ -151,11 +137,12 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(
 
 def test_nan_loss_stops_the_run_naming_the_step(tmp_path, manual_dir):
   workdir = str(tmp_path / "nan")
-  result = _run(workdir, manual_dir, "--config.optimizer.learning_rate=1e38",
+  result = _run(workdir, manual_dir, "decoder_only",
+                "--config.optimizer.learning_rate=1e38",
                 "--config.optimizer.warmup_steps=0")
   assert result.returncode != 0
   assert "NonFiniteLossError" in result.stderr
-  assert "at step 20" in result.stderr
+  assert "at step 5" in result.stderr  # the first logging and checkpoint step
   assert _checkpoint_steps(workdir) == []  # nothing diverged was saved
 
 
