@@ -155,6 +155,9 @@ def _tiny(config, manual_dir, small_model):
   config.tokenizer.codebook_sizes = (2, 2)
   config.tokenizer.encoder.dim = 2
   config.tokenizer.num_iters = 5
+  # The recipes' RQ-VAE (test_rqvae tests it in depth): 20 epochs include
+  # the check for dead codes to restart (every 10 epochs) like 200 do.
+  config.tokenizer.rqvae.num_epochs = 20
   return config
 
 
