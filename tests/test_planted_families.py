@@ -47,8 +47,9 @@ def test_family_learns_the_planted_rule(family, planted_files, tmp_path):
       "--config.train.eval_every_steps=300",
       "--config.train.checkpoint_every_steps=300",
       "--config.train.log_every_steps=100")
-  subprocess.run(command, cwd=tiny_runs.REPO, check=True,
-                 capture_output=True, timeout=900)
+  result = subprocess.run(command, cwd=tiny_runs.REPO, capture_output=True,
+                          text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-5000:]
   report = tiny_runs.read_report(workdir)
   assert report["recall@10"] >= MIN_RECALL_AT_10[family], report
   assert report["popularity"]["recall@10"] < 0.3
