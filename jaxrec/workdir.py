@@ -13,6 +13,25 @@ CONFIG_FILE = "config.json"
 VOCAB_DIR = "vocab"
 VOCAB_FILENAME = "vocab.json"
 
+# Config keys added after runs were already made, each with the value that
+# means what a run made before it did (the code reads them with these
+# defaults). A resumed run whose config.json lacks one of them is the same
+# run when the new config holds this value.
+KEYS_ADDED_LATER = {
+    "data.max_user_interactions": 0,
+    "data.cold_items": 0.0,
+    "model.family": "decoder_only",
+    "model.tuple_buckets": 0,
+    "model.head_mlp_dim": 0,
+    "model.item_score_weight": 0.0,
+    "model.item_score_scale": 1.0,
+    "model.catalogue_loss": False,
+    "model.num_decoder_layers": 0,
+    "eval.mode": "beam",
+    "eval.content_recent_items": 5,
+    "eval.cold_slots": 0,
+}
+
 
 def _flatten(tree, prefix: str = "") -> dict[str, object]:
   flat = {}
@@ -43,6 +62,9 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
                           ) -> None:
   """Writes DIR/config.json, or checks that a resumed run uses the same config.
 
+  A key of `KEYS_ADDED_LATER` that the saved config lacks counts as holding
+  its listed value (the run was made before the key existed).
+
   Raises:
     ValueError: naming every key whose value differs from the one the work
       directory was started with.
@@ -51,7 +73,11 @@ def write_or_check_config(config: ml_collections.ConfigDict, workdir: str
   path.parent.mkdir(parents=True, exist_ok=True)
   resolved = config_to_dict(config)
   if path.exists():
-    differences = config_differences(json.loads(path.read_text()), resolved)
+    saved, current = _flatten(json.loads(path.read_text())), _flatten(resolved)
+    for key, value in KEYS_ADDED_LATER.items():
+      if key in current:
+        saved.setdefault(key, value)
+    differences = config_differences(saved, current)
     if differences:
       raise ValueError(
           f"{workdir} was started with a different config; resume with the "

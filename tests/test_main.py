@@ -1,8 +1,13 @@
 """The whole job, end to end, on a small fixture dataset (configs/tiny.py)."""
 
+import json
 import os
 import subprocess
 
+import ml_collections
+import pytest
+
+from jaxrec import workdir as workdir_lib
 from tests import tiny_runs
 
 METRIC_KEYS = ("recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10",
@@ -61,3 +66,16 @@ def test_unknown_flag_is_an_error(tmp_path):
   result = _run_main(str(tmp_path), str(tmp_path), "--no_such_flag=1")
   assert result.returncode != 0
   assert "no_such_flag" in result.stderr
+
+
+def test_keys_added_later_resume_when_they_keep_the_old_behaviour(tmp_path):
+  config = ml_collections.ConfigDict(
+      {"model": {"num_layers": 1, "item_score_scale": 1.0},
+       "eval": {"mode": "beam"}})
+  older = {"model": {"num_layers": 1}, "eval": {}}  # made before the keys
+  (tmp_path / "config.json").write_text(json.dumps(older))
+  workdir_lib.write_or_check_config(config, str(tmp_path))  # the same run
+  config.eval.mode = "exact"
+  with pytest.raises(ValueError, match="eval.mode: 'beam' before, 'exact' "
+                     "now"):
+    workdir_lib.write_or_check_config(config, str(tmp_path))
