@@ -76,3 +76,14 @@ def barrier(name: str) -> None:
   """Waits until every process reaches the barrier `name`."""
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(name)
+
+
+def primary_first(name: str, stage_fn):
+  """Runs `stage_fn` on process 0, then on the others (which reuse its
+  files); returns its result on every process."""
+  if is_primary():
+    result = stage_fn()
+  barrier(name)
+  if not is_primary():
+    result = stage_fn()
+  return result

@@ -33,6 +33,7 @@ from absl import logging
 import numpy as np
 
 from jaxrec.data import dataset
+from jaxrec.data import item_text
 from jaxrec.data import split as split_lib
 
 MAX_FRACTION = 0.5
@@ -86,22 +87,20 @@ class ColdItems:
       interactions in file order (a cold test target is not among them).
     split: the leave-one-out split; `train` and `valid_target` hold warm
       items only, `test_target` [num_users] may be a cold item (>= W).
-    item_ids: raw ids of the C cold items [C]; item_ids[c] has index W + c.
-    titles, genres, years, brands, prices: their text fields [C], as in
-      `dataset.InteractionData`.
+    items: the C cold items' ids and text [C]; row c has index W + c.
     removed_interactions: interactions with cold items that are in no part
       of the split (all of them except the cold test targets).
   """
   fraction: float
   warm_data: dataset.InteractionData
   split: split_lib.SplitData
-  item_ids: list[str]
-  titles: list[str]
-  genres: list[list[str]]
-  years: np.ndarray
-  brands: list[str]
-  prices: np.ndarray
+  items: item_text.ItemColumns
   removed_interactions: int
+
+  @property
+  def item_ids(self) -> list[str]:
+    """Raw ids of the cold items [C]; item_ids[c] has index W + c."""
+    return self.items.item_ids
 
   @property
   def num_warm_items(self) -> int:
@@ -137,22 +136,18 @@ class ColdItems:
     Empty or unknown fields are left out (a NaN price, an empty brand, year
     0), so the file holds only what the dataset knows.
     """
-    records = []
-    for index, item_id in enumerate(self.item_ids):
-      record = {"item_id": item_id, "title": self.titles[index],
-                "genres": list(self.genres[index])}
-      if int(self.years[index]) > 0:
-        record["year"] = int(self.years[index])
-      if self.brands[index]:
-        record["brand"] = self.brands[index]
-      if np.isfinite(self.prices[index]):
-        record["price"] = float(self.prices[index])
+    items, records = self.items, []
+    for index, item_id in enumerate(items.item_ids):
+      record = {"item_id": item_id, "title": items.titles[index],
+                "genres": list(items.genres[index])}
+      if int(items.years[index]) > 0:
+        record["year"] = int(items.years[index])
+      if items.brands[index]:
+        record["brand"] = items.brands[index]
+      if np.isfinite(items.prices[index]):
+        record["price"] = float(items.prices[index])
       records.append(record)
     return records
-
-
-def _take(values: list, indices: np.ndarray) -> list:
-  return [values[i] for i in indices]
 
 
 def hold_out(data: dataset.InteractionData, fraction: float) -> ColdItems:
@@ -193,17 +188,13 @@ def hold_out(data: dataset.InteractionData, fraction: float) -> ColdItems:
 
   cold_in_split = int((split.test_target >= len(warm)).sum())
   total_cold = int(sum(is_cold[np.asarray(i)].sum() for i in data.user_items))
+  columns = item_text.ItemColumns.of(data)
   warm_data = dataclasses.replace(
-      data, item_ids=_take(data.item_ids, warm),
-      titles=_take(data.titles, warm), genres=_take(data.genres, warm),
-      years=np.asarray(data.years)[warm], brands=_take(data.brands, warm),
-      prices=np.asarray(data.prices)[warm], user_items=warm_items,
+      data, **columns.take(warm).fields(), user_items=warm_items,
       user_timestamps=warm_timestamps)
   result = ColdItems(
       fraction=fraction, warm_data=warm_data, split=split,
-      item_ids=_take(data.item_ids, cold), titles=_take(data.titles, cold),
-      genres=_take(data.genres, cold), years=np.asarray(data.years)[cold],
-      brands=_take(data.brands, cold), prices=np.asarray(data.prices)[cold],
+      items=columns.take(cold),
       removed_interactions=total_cold - cold_in_split)
   logging.info(
       "data.cold_items=%g: %d of %d items with interactions are cold (the "

@@ -151,23 +151,12 @@ def _read_examples(builder: tfds.core.DatasetBuilder) -> list[dict[str, Any]]:
   return [source[index] for index in range(len(source))]
 
 
-@dataclasses.dataclass(frozen=True)
-class _ItemColumns:
-  """The items config's features, [num_items] each, in natural id order."""
-  item_ids: list[str]
-  titles: list[str]
-  genres: list[list[str]]
-  years: np.ndarray
-  brands: list[str]
-  prices: np.ndarray
-
-
-def _item_table(examples: list[dict[str, Any]]) -> _ItemColumns:
+def _item_table(examples: list[dict[str, Any]]) -> item_text.ItemColumns:
   """The item features in natural id order; brand "" / price NaN if absent."""
   by_id = {_text(example["item_id"]): example for example in examples}
   item_ids = natural_order(by_id)
   rows = [by_id[item_id] for item_id in item_ids]
-  return _ItemColumns(
+  return item_text.ItemColumns(
       item_ids=item_ids,
       titles=[_text(row["title"]) for row in rows],
       genres=[[_text(genre) for genre in row["genres"]] for row in rows],
@@ -198,18 +187,6 @@ def _user_table(examples: list[dict[str, Any]], item_index: dict[str, int]
 
 
 # --------------------------------------------------------------- filtering --
-
-
-def _take_items(data: InteractionData, keep: np.ndarray) -> dict[str, Any]:
-  """The item fields of the items where `keep` [num_items] is True."""
-  indices = np.flatnonzero(keep)
-  return dict(
-      item_ids=[data.item_ids[i] for i in indices],
-      titles=[data.titles[i] for i in indices],
-      genres=[data.genres[i] for i in indices],
-      years=data.years[indices],
-      brands=[data.brands[i] for i in indices],
-      prices=data.prices[indices])
 
 
 def filter_interactions(data: InteractionData, min_user_interactions: int = 0,
@@ -249,7 +226,8 @@ def filter_interactions(data: InteractionData, min_user_interactions: int = 0,
       user_timestamps.append(data.user_timestamps[user][keep])
   return InteractionData(user_ids=user_ids, user_items=user_items,
                          user_timestamps=user_timestamps,
-                         **_take_items(data, used))
+                         **item_text.ItemColumns.of(data).take(
+                             np.flatnonzero(used)).fields())
 
 
 def _log_filtering(data: InteractionData, core: kcore.KCoreResult,
@@ -323,7 +301,7 @@ def load_interactions(builder_cls: type[Any], data_dir: str,
       _read_examples(builders[interactions_builder.INTERACTIONS]), item_index)
   data = InteractionData(
       user_ids=user_ids, user_items=user_items,
-      user_timestamps=user_timestamps, **dataclasses.asdict(items))
+      user_timestamps=user_timestamps, **items.fields())
   data = filter_interactions(data, min_user_interactions,
                              min_item_interactions)
   log_stats(builder_cls.name if subset is None

@@ -14,7 +14,11 @@ An item without any metadata gets the empty string.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 import math
+from typing import Any, ClassVar
+
+import numpy as np
 
 
 def item_sentence(title: str, genres: Sequence[str], year: int,
@@ -50,3 +54,77 @@ def item_sentences(titles: Sequence[str], genres: Sequence[Sequence[str]],
   return [item_sentence(title, item_genres, int(year), brand, float(price))
           for title, item_genres, year, brand, price
           in zip(titles, genres, years, brands, prices, strict=True)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemColumns:
+  """Items' ids and text fields, one row per item: [num_items] each.
+
+  Attributes:
+    item_ids: raw item ids.
+    titles: titles ("" when unknown).
+    genres: genre (or, for products, category) names of each item.
+    years: release years, int (0 when unknown).
+    brands: brands ("" when unknown).
+    prices: prices, float32 (NaN when unknown).
+  """
+  FIELDS: ClassVar[tuple[str, ...]] = ("item_ids", "titles", "genres",
+                                       "years", "brands", "prices")
+
+  item_ids: list[str]
+  titles: list[str]
+  genres: list[list[str]]
+  years: np.ndarray
+  brands: list[str]
+  prices: np.ndarray
+
+  @classmethod
+  def of(cls, items: Any) -> ItemColumns:
+    """The columns of anything that has them (e.g. `InteractionData`)."""
+    return cls(**{name: getattr(items, name) for name in cls.FIELDS})
+
+  @property
+  def num_items(self) -> int:
+    return len(self.item_ids)
+
+  def fields(self) -> dict[str, Any]:
+    """The columns by name, for `dataclasses.replace` of a holder."""
+    return {name: getattr(self, name) for name in self.FIELDS}
+
+  def take(self, indices: Sequence[int] | np.ndarray) -> ItemColumns:
+    """The rows `indices` [n], in that order."""
+    indices = np.asarray(indices, np.int64).reshape(-1)
+    return ItemColumns(
+        item_ids=[self.item_ids[i] for i in indices],
+        titles=[self.titles[i] for i in indices],
+        genres=[self.genres[i] for i in indices],
+        years=np.asarray(self.years)[indices],
+        brands=[self.brands[i] for i in indices],
+        prices=np.asarray(self.prices)[indices])
+
+  def concat(self, other: ItemColumns) -> ItemColumns:
+    """These rows, then `other`'s."""
+    return ItemColumns(
+        item_ids=list(self.item_ids) + list(other.item_ids),
+        titles=list(self.titles) + list(other.titles),
+        genres=list(self.genres) + list(other.genres),
+        years=np.concatenate([np.asarray(self.years),
+                              np.asarray(other.years)]),
+        brands=list(self.brands) + list(other.brands),
+        prices=np.concatenate([np.asarray(self.prices),
+                               np.asarray(other.prices)]))
+
+  @property
+  def item_texts(self) -> list[str]:
+    """One sentence per item (`item_sentences`)."""
+    return item_sentences(self.titles, self.genres, self.years, self.brands,
+                          self.prices)
+
+  def has_text(self) -> np.ndarray:
+    """[num_items] bool: a title, a genre or a brand is given."""
+    return np.asarray([bool(title.strip() or
+                            any(genre.strip() for genre in genres) or
+                            brand.strip())
+                       for title, genres, brand in zip(self.titles,
+                                                       self.genres,
+                                                       self.brands)])

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxrec.data import item_text
 from jaxrec.semantic_ids import cold_start
 from jaxrec.semantic_ids import lexical_encoder
 
@@ -111,7 +112,8 @@ def _sentence_embeddings(encoder: dict, texts: list[str]) -> np.ndarray:
 
 
 def text_embeddings(state: cold_start.TokenizerState | None,
-                    items: cold_start.NewItems, num_warm: int, seed: int = 0
+                    items: item_text.ItemColumns, num_warm: int,
+                    seed: int = 0
                     ) -> tuple[np.ndarray, str]:
   """Text embeddings [num_items, d] float32 of a catalogue, and their name.
 

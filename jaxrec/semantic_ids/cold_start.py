@@ -57,31 +57,12 @@ class CodebooksFullError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class NewItems:
-  """Items to add: m items, each field [m] (as `encoders.ItemTable`).
+class NewItems(item_text.ItemColumns):
+  """Items to add: m items, their text columns [m] (`item_text.ItemColumns`).
 
   embeddings: [m, D] float32 vectors for the precomputed encoder, else None.
   """
-  item_ids: list[str]
-  titles: list[str]
-  genres: list[list[str]]
-  years: np.ndarray
-  brands: list[str]
-  prices: np.ndarray
   embeddings: np.ndarray | None = None
-
-  @property
-  def item_texts(self) -> list[str]:
-    """One sentence per item, as the sentence encoder saw the catalogue's."""
-    return item_text.item_sentences(self.titles, self.genres, self.years,
-                                    self.brands, self.prices)
-
-  def has_text(self) -> np.ndarray:
-    """[m] bool: a title, a genre or a brand is given."""
-    return np.asarray([bool(t.strip() or any(g.strip() for g in gs) or
-                            b.strip())
-                       for t, gs, b in zip(self.titles, self.genres,
-                                           self.brands)])
 
 
 @dataclasses.dataclass(frozen=True)
