@@ -69,6 +69,11 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   # > 0 trains an item score h . e_i that re-ranks the beams, LIGER-style).
   config.model.head_mlp_dim = 0
   config.model.item_score_weight = 0.0
+  # Decoding with the item score: rank by log p(codes) + scale * s(h, i).
+  # A decoding setting (training ignores it): `jaxrec.evaluate
+  # --item_score_scale` and benchmarks/rescore_scale.py try others on a
+  # trained run.
+  config.model.item_score_scale = 1.0
   # item_level only: catalogue-normalised loss (each level's softmax over the
   # codes that can follow the prefix in the catalogue; decoding likewise).
   config.model.catalogue_loss = False
@@ -97,6 +102,9 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
 
   config.eval = ml_collections.ConfigDict()
   config.eval.split = "test"
+  # How validation and the final report rank: "beam" (constrained beam
+  # search) or "exact" (every item's score; costs the whole catalogue).
+  config.eval.mode = "beam"
   config.eval.beam_size = 20           # >= the largest cutoff (20)
   config.eval.batch_size = 64
   config.eval.mask_history = True      # never recommend an already-seen item

@@ -33,9 +33,10 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_enum("split", None, ["valid", "test"],
                     "Split to evaluate (default: config eval.split).",
                     flag_values=flag_values)
-  flags.DEFINE_enum("mode", "beam", list(evaluator_lib.MODES),
+  flags.DEFINE_enum("mode", None, list(evaluator_lib.MODES),
                     "beam: constrained beam search; exact: score every item; "
-                    "unconstrained: beam search without the trie.",
+                    "unconstrained: beam search without the trie (default: "
+                    "config eval.mode).",
                     flag_values=flag_values)
   flags.DEFINE_string("export_topk", None,
                       "Write every user's ranked list to this TSV file.",
@@ -51,6 +52,11 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "items out of the model's input (they stay masked); the report is then "
       "eval_<split>_<mode>_drop<N>.json.", lower_bound=0,
       flag_values=flag_values)
+  flags.DEFINE_float(
+      "item_score_scale", None, "Item-level models with an item score "
+      "(model.item_score_weight > 0): rank by log p(codes) + this * item "
+      "score (default: config model.item_score_scale).",
+      flag_values=flag_values)
   flags.DEFINE_enum("layout", "csr", ["csr", "dense", "auto"],
                     "Trie layout for decoding (jaxrec/decoding/trie.py).",
                     flag_values=flag_values)
@@ -61,7 +67,8 @@ def main(argv: list[str]) -> None:
   values = flags.FLAGS
   distributed.initialize_from_flags()
   recommender = recommender_lib.Recommender.load(
-      values.workdir, values.checkpoint, values.catalog_version)
+      values.workdir, values.checkpoint, values.catalog_version,
+      item_score_scale=values.item_score_scale)
   report = recommender.evaluate(
       values.split, values.mode, beam_size=values.beam_size,
       batch_size=values.batch_size, mask_history=values.mask_history,

@@ -133,8 +133,9 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.mark_flags_as_required(["input", "output"], flag_values=flag_values)
   flags.DEFINE_integer("k", 10, "Items per user.", lower_bound=1,
                        flag_values=flag_values)
-  flags.DEFINE_enum("mode", "beam", ["beam", "exact"],
-                    "beam: constrained beam search; exact: score every item.",
+  flags.DEFINE_enum("mode", None, ["beam", "exact"],
+                    "beam: constrained beam search; exact: score every item "
+                    "(default: config eval.mode).",
                     flag_values=flag_values)
   flags.DEFINE_bool("include_seen", False,
                     "Allow items of the history in the list.",

@@ -96,16 +96,29 @@ class Recommender:
 
   @classmethod
   def load(cls, workdir: str, checkpoint: str | int = "best",
-           catalog_version: int | None = None) -> "Recommender":
+           catalog_version: int | None = None, *,
+           item_score_scale: float | None = None) -> "Recommender":
     """Restores `checkpoint` ("best", "latest" or a step) of `workdir`, with
     catalogue version `catalog_version` (None: the newest).
+
+    item_score_scale: decode with this weight on the item score instead of
+      the run's `model.item_score_scale` (item-level models trained with
+      `model.item_score_weight` > 0; see jaxrec/models/item_level.py).
 
     Raises:
       FileNotFoundError: `workdir` has no config, vocabulary or checkpoints.
       ValueError: no such checkpoint or catalogue version (the message lists
-        the saved ones).
+        the saved ones), or an item_score_scale for a run without an item
+        score.
     """
     config = workdir_lib.load_config(workdir)
+    if item_score_scale is not None:
+      if not config.model.get("item_score_weight", 0.0):
+        raise ValueError(
+            f"item_score_scale={item_score_scale}: {workdir} has no item "
+            "score (its model.item_score_weight is 0)")
+      with config.unlocked():
+        config.model.item_score_scale = float(item_score_scale)
     catalog = catalog_versions.load(workdir, catalog_version)
     experiment, _ = trainer.build_experiment(config, catalog.vocab)
     directory = epath.Path(workdir) / "checkpoints"
@@ -135,6 +148,12 @@ class Recommender:
     return self._params
 
   @property
+  def default_mode(self) -> str:
+    """How the run ranks unless told: its config.eval.mode ("beam" or
+    "exact")."""
+    return self.config.eval.get("mode", "beam")
+
+  @property
   def max_history(self) -> int:
     """How many of a history's latest items the model reads."""
     return int(self.config.data.max_history)
@@ -160,12 +179,13 @@ class Recommender:
     tokens; the last level is the collision level)."""
     return np.asarray(self.vocab.item_codes[self.item_indices(item_ids)])
 
-  def ranker(self, *, mode: str = "beam", beam_size: int | None = None,
+  def ranker(self, *, mode: str | None = None, beam_size: int | None = None,
              batch_size: int | None = None, mask_history: bool | None = None,
              layout: str = "csr") -> evaluator_lib.Ranker:
     """A compiled `Ranker` for these settings (cached; defaults: config.eval).
     """
     eval_config = self.config.eval
+    mode = mode or self.default_mode
     key = (mode, beam_size or eval_config.beam_size,
            batch_size or eval_config.batch_size,
            eval_config.mask_history if mask_history is None else mask_history,
@@ -180,7 +200,7 @@ class Recommender:
     return self._rankers[key]
 
   def recommend(self, histories: Sequence[Sequence[str]], k: int = 10, *,
-                exclude_seen: bool = True, mode: str = "beam",
+                exclude_seen: bool = True, mode: str | None = None,
                 batch_size: int | None = None) -> list[Recommendation]:
     """The top-`k` items after each history.
 
@@ -190,7 +210,8 @@ class Recommender:
       k: list length, at most the beam size (config.eval.beam_size, or k if
         larger).
       exclude_seen: leave out items of the history.
-      mode: "beam" (constrained beam search) or "exact" (every item scored).
+      mode: "beam" (constrained beam search) or "exact" (every item scored);
+        default: the run's config.eval.mode.
       batch_size: users per device batch (default: config.eval.batch_size).
 
     Returns:
@@ -203,6 +224,7 @@ class Recommender:
     """
     if k < 1:
       raise ValueError(f"k must be >= 1, got {k}")
+    mode = mode or self.default_mode
     if mode not in ("beam", "exact"):
       raise ValueError(f"mode must be 'beam' or 'exact', got {mode!r}")
     sequences = []
@@ -229,7 +251,7 @@ class Recommender:
           [float(s) for s in scores[kept]]))
     return results
 
-  def evaluate(self, split: str | None = None, mode: str = "beam", *,
+  def evaluate(self, split: str | None = None, mode: str | None = None, *,
                beam_size: int | None = None, batch_size: int | None = None,
                mask_history: bool | None = None, layout: str = "csr",
                drop_recent: int = 0, export_path: str | None = None,
@@ -242,10 +264,12 @@ class Recommender:
     `write`, it also goes to DIR/eval_<split>_<mode>[_drop<N>].json, and with
     `export_path` every user's list to a TSV (`report.export_topk`).
 
+    mode: one of `evaluator.MODES` (default: the run's config.eval.mode).
     drop_recent: an ablation; each history's N latest items are left out of
       the model's input (they stay masked).
     """
     split_name = split or self.config.eval.split
+    mode = mode or self.default_mode
     data, users = registry.load_split(self.config.data, self.workdir)
     self.vocab.check_fingerprint(data.fingerprint,
                                  str(workdir_lib.vocab_path(self.workdir)))
@@ -267,6 +291,9 @@ class Recommender:
         "beam_size": rankings.items.shape[1],
         "mask_history": ranker.mask_history,
         "drop_recent": drop_recent,
+        **({"item_score_scale": float(
+            self.config.model.get("item_score_scale", 1.0))}
+           if self.config.model.get("item_score_weight", 0.0) else {}),
         **evaluator_lib.metrics_of(
             rankings.items, eval_set.targets, self.catalog.num_active, mode,
             popularity.item_counts(users.train, self.vocab.num_items)),

@@ -28,7 +28,8 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
                vocab_size: int = MODEL_VOCAB, num_levels: int = 1,
                tuple_buckets: int = 0, codebook_sizes=(3, 4, 2),
                family: str = "decoder_only", item_score_weight: float = 0.0,
-               item_codes=None, catalogue_loss: bool = False):
+               item_codes=None, catalogue_loss: bool = False,
+               item_score_scale: float = 1.0):
   """A tiny generator of `family` and its parameters.
 
   `scale` > 1 makes its distributions far from uniform. `codebook_sizes` is
@@ -59,7 +60,7 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
         vocab_size=vocab_size, max_items=8, num_layers=num_layers,
         num_heads=2, embed_dim=16, mlp_dim=32, tuple_buckets=tuple_buckets),
                                  layout, item_codes, item_score_weight,
-                                 catalogue_loss)
+                                 catalogue_loss, item_score_scale)
   params = jax.jit(model.init)(jax.random.key(seed))
   params = nn.meta.unbox(params)
   return model, jax.tree.map(lambda p: p * scale, params)
@@ -128,7 +129,8 @@ def brute_force_scores(model, params, histories, item_codes, offsets
         log_probs[rows, item_codes_per_row[:, level]]
         for level, log_probs in enumerate(level_log_probs)], axis=1)
     if model.item_score_weight:
-      scores[:, 0] += np.asarray(item_scores, np.float64)
+      scores[:, 0] += model.item_score_scale * np.asarray(item_scores,
+                                                          np.float64)
   elif isinstance(model, encoder_decoder.EncoderDecoder):
     item_codes_per_row = np.tile(codes, (num_users, 1))
     scores = np.stack([

@@ -10,6 +10,7 @@ import pytest
 
 from jaxrec import recommender as recommender_lib
 from jaxrec.train import checkpoints as checkpoints_lib
+from tests import tiny_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_ITEMS = 48  # the fixture's catalogue: a beam of 48 covers it
@@ -108,3 +109,48 @@ def test_drop_recent_ablation(finished_run):
   # Another input, the same targets and masked items: another ranking.
   assert full["num_users"] == dropped["num_users"]
   assert full["ndcg@20"] != dropped["ndcg@20"]
+
+
+def test_default_mode_is_the_runs_eval_mode(finished_run):
+  recommender = _recommender(finished_run, "20")
+  assert recommender.default_mode == "beam"
+  recommender.config.eval.mode = "exact"
+  report = recommender.evaluate("valid", write=False)
+  assert report["mode"] == "exact"
+  assert report["ndcg@10"] == pytest.approx(
+      recommender.evaluate("valid", "exact", write=False)["ndcg@10"])
+
+
+def test_item_score_scale_needs_an_item_score(finished_run):
+  with pytest.raises(ValueError, match="item_score_weight is 0"):
+    recommender_lib.Recommender.load(finished_run, item_score_scale=2.0)
+
+
+@pytest.fixture(scope="module")
+def item_score_run(tmp_path_factory, fixture_files):
+  """A tiny item-level job with an item score, ranked exactly, scale 2."""
+  workdir = str(tmp_path_factory.mktemp("item_score_run"))
+  result = subprocess.run(
+      tiny_runs.tiny_main_command(
+          workdir, fixture_files, "--config.model.family=item_level",
+          "--config.model.item_score_weight=1.0",
+          "--config.model.item_score_scale=2.0",
+          "--config.eval.mode=exact"),
+      cwd=REPO, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+      capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-5000:]
+  return workdir
+
+
+def test_item_score_scale_and_exact_mode_reach_the_report(item_score_run):
+  report = tiny_runs.read_report(item_score_run)
+  assert report["mode"] == "exact"
+  recommender = _recommender(item_score_run)
+  assert recommender.default_mode == "exact"
+  again = recommender.evaluate(write=False)
+  assert again["item_score_scale"] == 2.0
+  assert again["ndcg@10"] == pytest.approx(report["ndcg@10"])
+  rescaled = recommender_lib.Recommender.load(
+      item_score_run, item_score_scale=50.0).evaluate(write=False)
+  assert rescaled["item_score_scale"] == 50.0
+  assert rescaled["ndcg@20"] != again["ndcg@20"]

@@ -18,22 +18,27 @@ def _four_level_catalogue():
   return tuples[np.sort(rng.permutation(len(tuples))[:30])], sizes
 
 
-@pytest.mark.parametrize("family,tuple_buckets,item_scores",
-                         [("decoder_only", 0, False), ("decoder_only", 5, False),
-                          ("item_level", 0, False), ("item_level", 5, True),
-                          ("item_level_catalogue", 0, False),
-                          ("encoder_decoder", 0, False)])
-def test_exact_scores_equal_brute_force(family, tuple_buckets, item_scores,
-                                        chunk_size=4):
-  """Several chunks per depth, the last one padded; masking and ranking."""
+@pytest.mark.parametrize("family,tuple_buckets,item_score_scale",
+                         [("decoder_only", 0, 0.0), ("decoder_only", 5, 0.0),
+                          ("item_level", 0, 0.0), ("item_level", 5, 1.0),
+                          ("item_level", 5, 3.0),
+                          ("item_level_catalogue", 0, 0.0),
+                          ("encoder_decoder", 0, 0.0)])
+def test_exact_scores_equal_brute_force(family, tuple_buckets,
+                                        item_score_scale, chunk_size=4):
+  """Several chunks per depth, the last one padded; masking and ranking.
+
+  item_score_scale > 0: the item-level model has an item score, weighted so.
+  """
   item_codes, sizes = _four_level_catalogue()
   offsets = decoding_cases.token_offsets(sizes)
   model, params = decoding_cases.tiny_model(
       seed=1, vocab_size=1 + sum(sizes), num_levels=len(sizes),
       tuple_buckets=tuple_buckets, codebook_sizes=sizes,
       family=family.removesuffix("_catalogue"),
-      item_score_weight=float(item_scores), item_codes=item_codes,
-      catalogue_loss=family.endswith("_catalogue"))
+      item_score_weight=float(item_score_scale > 0), item_codes=item_codes,
+      catalogue_loss=family.endswith("_catalogue"),
+      item_score_scale=item_score_scale or 1.0)
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets)
   histories = decoding_cases.random_histories(np.random.default_rng(1),

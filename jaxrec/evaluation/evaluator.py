@@ -200,10 +200,6 @@ class Ranker:
     return self.rankings(params, eval_set).items
 
 
-class BeamSearchRanker(Ranker):
-  """A `Ranker` (the trainer's name for it); mode "beam" unless given."""
-
-
 def metrics_of(ranked: np.ndarray, targets: np.ndarray, num_items: int,
                mode: str = "beam", train_counts: np.ndarray | None = None
                ) -> dict:

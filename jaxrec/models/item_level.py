@@ -26,9 +26,10 @@ Item re-scoring (option, `model.item_score_weight` > 0; LIGER, Yang et al.
 the item's input embedding (its codes' embeddings summed, plus its tuple
 embedding), trained with a full softmax over the catalogue as SASRec is, its
 cross-entropy weighted by `item_score_weight` next to the code loss. Beam
-search and exact scoring then rank by log p(codes) + s(h, i): the item score
-separates items that share codes, the code head keeps the search to a few
-beams.
+search and exact scoring then rank by log p(codes) + a * s(h, i), with
+a = `item_score_scale` (a decoding setting, 1 by default, chosen on
+validation; training does not use it): the item score separates items that
+share codes, the code head keeps the search to a few beams.
 """
 
 import dataclasses
@@ -195,6 +196,8 @@ class ItemLevel(generator.Generator):
     item_score_weight > 0 (the item loss's softmax runs over every item) or
     with catalogue_loss.
   item_score_weight: weight of the item re-scoring loss (0: off).
+  item_score_scale: decoding ranks by log p(codes) + item_score_scale *
+    s(h, i) (only with item_score_weight > 0).
   catalogue_loss: each level's softmax runs over the codes that can follow
     the target's prefix in the catalogue (`prefix_children`), not the whole
     codebook; decoding renormalises likewise.
@@ -205,6 +208,7 @@ class ItemLevel(generator.Generator):
   item_codes: np.ndarray | None = None
   item_score_weight: float = 0.0
   catalogue_loss: bool = False
+  item_score_scale: float = 1.0
 
   def __post_init__(self):
     if (self.item_score_weight or self.catalogue_loss) and (
@@ -241,7 +245,8 @@ class ItemLevel(generator.Generator):
     return cls(net, layout,
                None if item_codes is None else np.asarray(item_codes),
                float(model_config.get("item_score_weight", 0.0)),
-               bool(model_config.get("catalogue_loss", False)))
+               bool(model_config.get("catalogue_loss", False)),
+               float(model_config.get("item_score_scale", 1.0)))
 
   def _tokens(self, codes: Array) -> Array:
     return codes + jnp.asarray(self.layout.token_offsets, codes.dtype)
@@ -321,7 +326,8 @@ class ItemLevel(generator.Generator):
 
   def rescore(self, params, history: tuple[Array, Array], codes: Array
               ) -> Array | None:
-    """s(h, i) = h . e_i of each candidate (None when the option is off)."""
+    """a * s(h, i) = a * h . e_i of each candidate, a = item_score_scale
+    (None when the option is off)."""
     if not self.item_score_weight:
       return None
     items = self.net.apply({"params": params}, self._tokens(codes),
@@ -329,5 +335,7 @@ class ItemLevel(generator.Generator):
     user_state = history[1].astype(jnp.float32)
     items = items.astype(jnp.float32)
     if codes.ndim == 2:  # the same candidates for every user
-      return user_state @ items.T
-    return jnp.einsum("bd,bqd->bq", user_state, items)
+      scores = user_state @ items.T
+    else:
+      scores = jnp.einsum("bd,bqd->bq", user_state, items)
+    return self.item_score_scale * scores

@@ -36,7 +36,7 @@ class Experiment:
   tx: object
   abstract_state: object        # ShapeDtypeStructs carrying the shardings
   state_sharding: object
-  ranker: evaluator_lib.BeamSearchRanker
+  ranker: evaluator_lib.Ranker
 
 
 def window_tokens(config: ml_collections.ConfigDict, num_levels: int) -> int:
@@ -62,10 +62,11 @@ def build_experiment(config: ml_collections.ConfigDict, vocab,
   abstract_state = jax.tree.map(
       lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
       state, state_sharding)
-  ranker = evaluator_lib.BeamSearchRanker(
+  ranker = evaluator_lib.Ranker(
       model, vocab, mesh, rules, state_sharding.params,
       beam_size=config.eval.beam_size, batch_size=config.eval.batch_size,
-      mask_history=config.eval.mask_history)
+      mask_history=config.eval.mask_history,
+      mode=config.eval.get("mode", "beam"))
   experiment = Experiment(model, mesh, rules, tx, abstract_state,
                           state_sharding, ranker)
   return experiment, state
