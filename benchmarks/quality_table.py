@@ -32,6 +32,12 @@ import numpy as np
 
 import job_runner
 
+# configs/ml100k_item_level.py without its item score: the code head alone,
+# beam search, the 2000 steps that recipe had before it gained the score.
+_CODES_ONLY = ["model.item_score_weight=0.0", "model.tuple_buckets=0",
+               "model.item_score_scale=1.0", "eval.mode=beam",
+               "train.num_steps=2000"]
+
 MODELS = {
     # name: (row label, recipe, extra --config.* overrides)
     "tiger_rqkmeans": ("Generative, RQ-KMeans semantic IDs",
@@ -41,16 +47,16 @@ MODELS = {
     "tiger_long": ("Generative, RQ-KMeans, validation-best recipe "
                    "(history 50, 6000 steps)", "configs/ml100k_tiger_long.py",
                    []),
-    "item_level": ("Generative, item-level, RQ-KMeans IDs",
-                   "configs/ml100k_item_level.py", []),
-    "item_level_rescore": ("Generative, item-level, RQ-KMeans IDs, item "
-                           "re-scoring", "configs/ml100k_item_level.py",
-                           ["model.item_score_weight=1.0",
-                            "model.tuple_buckets=8192"]),
-    "item_level_catalogue": ("Generative, item-level, RQ-KMeans IDs, "
-                             "catalogue-normalised loss",
+    "item_level": ("Generative, item-level, RQ-KMeans IDs, item score, "
+                   "exact ranking", "configs/ml100k_item_level.py", []),
+    "item_level_codes_only": ("Generative, item-level, RQ-KMeans IDs, codes "
+                              "only (beam search)",
+                              "configs/ml100k_item_level.py",
+                              _CODES_ONLY),
+    "item_level_catalogue": ("Generative, item-level, RQ-KMeans IDs, codes "
+                             "only, catalogue-normalised loss",
                              "configs/ml100k_item_level.py",
-                             ["model.catalogue_loss=True"]),
+                             _CODES_ONLY + ["model.catalogue_loss=True"]),
     "item_level_hybrid": ("Generative, item-level, hybrid (text + "
                           "collaborative) IDs",
                           "configs/ml100k_item_level.py:hybrid", []),
