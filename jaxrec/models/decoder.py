@@ -21,6 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrec.models import dropout as dropout_lib
+
 Array = jax.Array
 # Keys and values of one layer, each [batch, prefix_len, num_heads, head_dim].
 LayerKV = tuple[Array, Array]
@@ -65,7 +67,7 @@ class Attention(nn.Module):
     logits = jnp.where(attention_mask[:, None], logits.astype(jnp.float32),
                        jnp.finfo(jnp.float32).min)
     weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
-    weights = nn.Dropout(self.dropout_rate)(weights, deterministic=deterministic)
+    weights = dropout_lib.Dropout(self.dropout_rate)(weights, deterministic=deterministic)
     attended = jnp.einsum("bhqk,bkhd->bqhd", weights, value)
     out = nn.DenseGeneral(
         x.shape[-1], axis=(-2, -1), dtype=self.dtype, name="out",
@@ -87,7 +89,7 @@ class MlpBlock(nn.Module):
         self.mlp_dim, dtype=self.dtype,
         kernel_init=_partitioned(nn.initializers.lecun_normal(), ("embed", "mlp")),
         bias_init=_partitioned(nn.initializers.zeros, ("mlp",)))(x)
-    hidden = nn.Dropout(self.dropout_rate)(nn.gelu(hidden),
+    hidden = dropout_lib.Dropout(self.dropout_rate)(nn.gelu(hidden),
                                            deterministic=deterministic)
     return nn.Dense(
         embed_dim, dtype=self.dtype,
@@ -117,10 +119,10 @@ class DecoderBlock(nn.Module):
         self.num_heads, head_dim, self.dropout_rate, self.dtype,
         name="attention")(_layer_norm(self.dtype, "attention_norm")(x),
                           attention_mask, prefix_kv, deterministic)
-    x = x + nn.Dropout(self.dropout_rate)(attended, deterministic=deterministic)
+    x = x + dropout_lib.Dropout(self.dropout_rate)(attended, deterministic=deterministic)
     mlp_out = MlpBlock(self.mlp_dim, self.dropout_rate, self.dtype, name="mlp")(
         _layer_norm(self.dtype, "mlp_norm")(x), deterministic)
-    x = x + nn.Dropout(self.dropout_rate)(mlp_out, deterministic=deterministic)
+    x = x + dropout_lib.Dropout(self.dropout_rate)(mlp_out, deterministic=deterministic)
     return x, new_kv
 
 
@@ -190,7 +192,7 @@ class Decoder(nn.Module):
       x = x + jnp.where((ids >= 0)[..., None],
                         tuple_embed(jnp.maximum(ids, 0)), 0.0)
     x = x.astype(self.dtype)
-    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    x = dropout_lib.Dropout(self.dropout_rate)(x, deterministic=deterministic)
 
     layer_kvs = []
     for layer in range(self.num_layers):

@@ -30,6 +30,7 @@ import optax
 
 from jaxrec.models import continuation_cache
 from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import dropout as dropout_lib
 from jaxrec.models import generator
 
 Array = jax.Array
@@ -67,7 +68,7 @@ class CrossAttention(nn.Module):
         kernel_init=_partitioned(nn.initializers.lecun_normal(),
                                  ("heads", "kv", "embed")),
         bias_init=_partitioned(nn.initializers.zeros, ("embed",)))
-    self.dropout = nn.Dropout(self.dropout_rate)
+    self.dropout = dropout_lib.Dropout(self.dropout_rate)
 
   def memory_kv(self, memory: Array) -> LayerKV:
     """Encoder output [batch, T, embed] -> keys, values [batch, T, h, d]."""
@@ -104,7 +105,7 @@ class DecoderLayer(nn.Module):
     self.mlp = decoder_lib.MlpBlock(self.mlp_dim, self.dropout_rate,
                                     self.dtype)
     self.norms = [_layer_norm(self.dtype, f"norm_{i}") for i in range(3)]
-    self.dropout = nn.Dropout(self.dropout_rate)
+    self.dropout = dropout_lib.Dropout(self.dropout_rate)
 
   def memory_kv(self, memory: Array) -> LayerKV:
     return self.cross_attention.memory_kv(memory)
@@ -174,7 +175,7 @@ class EncoderDecoderNet(nn.Module):
         self.dtype, name=f"decoder_{layer}")
                            for layer in range(self.num_decoder_layers)]
     self.decoder_norm = _layer_norm(self.dtype, "decoder_norm")
-    self.dropout = nn.Dropout(self.dropout_rate)
+    self.dropout = dropout_lib.Dropout(self.dropout_rate)
 
   def encode(self, history_tokens: Array, deterministic: bool = True
              ) -> tuple[list[LayerKV], Array]:

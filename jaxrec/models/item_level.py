@@ -43,6 +43,7 @@ import numpy as np
 import optax
 
 from jaxrec.models import decoder as decoder_lib
+from jaxrec.models import dropout as dropout_lib
 from jaxrec.models import generator
 from jaxrec.models import prefix_children
 
@@ -110,7 +111,7 @@ class ItemLevelNet(nn.Module):
         self.num_heads, self.mlp_dim, self.dropout_rate, self.dtype,
         name=f"block_{layer}") for layer in range(self.num_layers)]
     self.final_norm = _layer_norm(self.dtype, "final_norm")
-    self.input_dropout = nn.Dropout(self.dropout_rate)
+    self.input_dropout = dropout_lib.Dropout(self.dropout_rate)
     num_levels = len(self.codebook_sizes)
     self.head_norms = [_layer_norm(self.dtype, f"head_norm_{level}")
                        for level in range(num_levels)]
