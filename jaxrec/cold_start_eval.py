@@ -81,12 +81,15 @@ def _add_cold_items(config: ml_collections.ConfigDict, workdir: str,
 
 def _catalogue_ranker(config: ml_collections.ConfigDict,
                       experiment: trainer.Experiment, vocab,
-                      active_items: np.ndarray) -> evaluator_lib.Ranker:
-  """The evaluation ranker over a catalogue version's `vocab` that returns
-  only `active_items` [n]; the trained parameters fit it unchanged."""
+                      active_items: np.ndarray, num_trained_items: int
+                      ) -> evaluator_lib.Ranker:
+  """The evaluation ranker over a catalogue version's `vocab` (its first
+  `num_trained_items` items trained with) that returns only `active_items`
+  [n]; the trained parameters fit it unchanged."""
   model = generator_lib.build_generator(
       config.model, generator_lib.CodeLayout.of(vocab),
-      max_items=config.data.max_history + 1, item_codes=vocab.item_codes)
+      max_items=config.data.max_history + 1, item_codes=vocab.item_codes,
+      num_trained_items=num_trained_items)
   return evaluator_lib.Ranker(
       model, vocab, experiment.mesh, experiment.rules,
       experiment.state_sharding.params, beam_size=config.eval.beam_size,
@@ -139,7 +142,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     ranker, num_items = experiment.ranker, warm
   else:
     ranker = _catalogue_ranker(config, experiment, version.vocab,
-                               version.active_indices)
+                               version.active_indices, warm)
     num_items = version.vocab.num_items
   ranked = ranker.rank(params, test_set)
   targets = test_set.targets
@@ -168,7 +171,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
                  "added", slots)
   elif slots:
     new_only = _catalogue_ranker(config, experiment, version.vocab,
-                                 cold.cold_indices).rank(params, test_set)
+                                 cold.cold_indices, warm).rank(params,
+                                                               test_set)
     hybrid = cold_metrics.reserve_slots(ranked, new_only, warm, slots)
     section["reserved_slots"] = {
         "slots": slots,

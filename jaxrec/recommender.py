@@ -120,7 +120,10 @@ class Recommender:
       with config.unlocked():
         config.model.item_score_scale = float(item_score_scale)
     catalog = catalog_versions.load(workdir, catalog_version)
-    experiment, _ = trainer.build_experiment(config, catalog.vocab)
+    trained_vocab = (catalog if catalog.number == 0 else
+                     catalog_versions.load(workdir, 0)).vocab
+    experiment, _ = trainer.build_experiment(
+        config, catalog.vocab, num_trained_items=trained_vocab.num_items)
     directory = epath.Path(workdir) / "checkpoints"
     checkpointer = checkpoints_lib.Checkpointer(str(directory), read_only=True)
     try:

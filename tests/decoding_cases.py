@@ -29,14 +29,17 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
                tuple_buckets: int = 0, codebook_sizes=(3, 4, 2),
                family: str = "decoder_only", item_score_weight: float = 0.0,
                item_codes=None, catalogue_loss: bool = False,
-               item_score_scale: float = 1.0):
+               item_score_scale: float = 1.0,
+               num_trained_items: int | None = None):
   """A tiny generator of `family` and its parameters.
 
   `scale` > 1 makes its distributions far from uniform. `codebook_sizes` is
   the code layout its log-probs follow (tokens 1 + cumulative sizes); the
   decoder-only softmax still runs over all `vocab_size` tokens. With
   `tuple_buckets` > 0 it has the tuple embedding (of items of `num_levels`
-  codes for the decoder-only family, which needs it told).
+  codes for the decoder-only family, which needs it told). With
+  `num_trained_items`, the item-level model's items from that index on were
+  added after training.
   """
   codebook_sizes = tuple(codebook_sizes)
   if family != "decoder_only":
@@ -60,7 +63,8 @@ def tiny_model(seed: int = 0, scale: float = 4.0, num_layers: int = 2,
         vocab_size=vocab_size, max_items=8, num_layers=num_layers,
         num_heads=2, embed_dim=16, mlp_dim=32, tuple_buckets=tuple_buckets),
                                  layout, item_codes, item_score_weight,
-                                 catalogue_loss, item_score_scale)
+                                 catalogue_loss, item_score_scale,
+                                 num_trained_items)
   params = jax.jit(model.init)(jax.random.key(seed))
   params = nn.meta.unbox(params)
   return model, jax.tree.map(lambda p: p * scale, params)
@@ -129,8 +133,12 @@ def brute_force_scores(model, params, histories, item_codes, offsets
         log_probs[rows, item_codes_per_row[:, level]]
         for level, log_probs in enumerate(level_log_probs)], axis=1)
     if model.item_score_weight:
-      scores[:, 0] += model.item_score_scale * np.asarray(item_scores,
-                                                          np.float64)
+      item_scores = np.asarray(item_scores, np.float64).reshape(num_users,
+                                                                num_items)
+      if model.num_trained_items is not None:
+        item_scores = _stand_in_scores(item_scores, codes,
+                                       model.num_trained_items)
+      scores[:, 0] += model.item_score_scale * item_scores.reshape(-1)
   elif isinstance(model, encoder_decoder.EncoderDecoder):
     item_codes_per_row = np.tile(codes, (num_users, 1))
     scores = np.stack([
@@ -145,6 +153,22 @@ def brute_force_scores(model, params, histories, item_codes, offsets
     scores = log_probs[rows[:, None], hist_len - 1 + steps,
                        tokens[:, hist_len + steps]]
   return scores.sum(axis=1).reshape(num_users, num_items)
+
+
+def _stand_in_scores(item_scores: np.ndarray, codes: np.ndarray,
+                     num_trained: int) -> np.ndarray:
+  """Item scores [num_users, num_items] where every item from num_trained
+  on scores the mean of the trained items sharing its longest code prefix
+  (all trained items when none shares its first code)."""
+  item_scores = item_scores.copy()
+  for item in range(num_trained, len(codes)):
+    for depth in range(codes.shape[1] - 1, -1, -1):
+      siblings = [j for j in range(num_trained)
+                  if tuple(codes[j, :depth]) == tuple(codes[item, :depth])]
+      if siblings:
+        item_scores[:, item] = item_scores[:, siblings].mean(axis=1)
+        break
+  return item_scores
 
 
 def all_tuples(codebook_sizes) -> np.ndarray:

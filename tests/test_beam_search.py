@@ -40,25 +40,29 @@ def _exhaustive_top(scores, excluded):
 
 
 @pytest.mark.parametrize(
-    "family,layout,tuple_buckets,item_scores,catalogue_loss",
-    [("decoder_only", "csr", 0, False, False),
-     ("decoder_only", "dense", 0, False, False),
-     ("decoder_only", "csr", 5, False, False),
-     ("item_level", "csr", 0, False, False),
-     ("item_level", "dense", 5, False, True),
-     ("item_level", "csr", 5, True, True),
-     ("encoder_decoder", "csr", 0, False, False)])
+    "family,layout,tuple_buckets,item_scores,catalogue_loss,new_items",
+    [("decoder_only", "csr", 0, False, False, 0),
+     ("decoder_only", "dense", 0, False, False, 0),
+     ("decoder_only", "csr", 5, False, False, 0),
+     ("item_level", "csr", 0, False, False, 0),
+     ("item_level", "dense", 5, False, True, 0),
+     ("item_level", "csr", 5, True, True, 0),
+     ("item_level", "csr", 5, True, False, 4),
+     ("encoder_decoder", "csr", 0, False, False, 0)])
 def test_beam_search_equals_exhaustive_search(family, layout, tuple_buckets,
-                                              item_scores, catalogue_loss):
+                                              item_scores, catalogue_loss,
+                                              new_items):
   # With the tuple embedding, the history's items carry it in the cached
   # prefill exactly as in the full sequences that brute force runs. Brute
   # force scores through each family's training-time pass (item re-scoring
-  # and the catalogue-normalised softmax included).
+  # and the catalogue-normalised softmax included; the last `new_items`
+  # items were added after training, their item score is their stand-in's).
   item_codes = _catalogue()
   model, params = decoding_cases.tiny_model(
       seed=0, num_levels=len(CODEBOOK_SIZES), tuple_buckets=tuple_buckets,
       family=family, item_score_weight=float(item_scores),
-      item_codes=item_codes, catalogue_loss=catalogue_loss)
+      item_codes=item_codes, catalogue_loss=catalogue_loss,
+      num_trained_items=len(item_codes) - new_items if new_items else None)
   trie = trie_lib.DeviceTrie.create(
       trie_lib.build_trie(item_codes, CODEBOOK_SIZES), TOKEN_OFFSETS, layout)
   histories = _histories()

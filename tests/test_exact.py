@@ -22,6 +22,7 @@ def _four_level_catalogue():
                          [("decoder_only", 0, 0.0), ("decoder_only", 5, 0.0),
                           ("item_level", 0, 0.0), ("item_level", 5, 1.0),
                           ("item_level", 5, 3.0),
+                          ("item_level_new_items", 5, 3.0),
                           ("item_level_catalogue", 0, 0.0),
                           ("encoder_decoder", 0, 0.0)])
 def test_exact_scores_equal_brute_force(family, tuple_buckets,
@@ -29,16 +30,19 @@ def test_exact_scores_equal_brute_force(family, tuple_buckets,
   """Several chunks per depth, the last one padded; masking and ranking.
 
   item_score_scale > 0: the item-level model has an item score, weighted so.
+  _new_items: the last 8 of the 30 items were added after training (their
+  item score is their stand-in's).
   """
   item_codes, sizes = _four_level_catalogue()
   offsets = decoding_cases.token_offsets(sizes)
   model, params = decoding_cases.tiny_model(
       seed=1, vocab_size=1 + sum(sizes), num_levels=len(sizes),
       tuple_buckets=tuple_buckets, codebook_sizes=sizes,
-      family=family.removesuffix("_catalogue"),
+      family=family.removesuffix("_catalogue").removesuffix("_new_items"),
       item_score_weight=float(item_score_scale > 0), item_codes=item_codes,
       catalogue_loss=family.endswith("_catalogue"),
-      item_score_scale=item_score_scale or 1.0)
+      item_score_scale=item_score_scale or 1.0,
+      num_trained_items=22 if family.endswith("_new_items") else None)
   trie = trie_lib.DeviceTrie.create(trie_lib.build_trie(item_codes, sizes),
                                     offsets)
   histories = decoding_cases.random_histories(np.random.default_rng(1),

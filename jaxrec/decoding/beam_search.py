@@ -144,7 +144,7 @@ def beam_search(model: generator_lib.Generator, params,
   leaves = nodes if constrained else trie_lib.find_leaves(trie, paths)
   found = jnp.isfinite(scores) & (leaves >= 0)
   items = jnp.where(found, trie.leaf_items[jnp.maximum(leaves, 0)], -1)
-  item_scores = model.rescore(params, history, paths)
+  item_scores = model.rescore(params, history, paths, items)
   if item_scores is not None:  # re-rank the final beams, best first
     scores = jnp.where(jnp.isfinite(scores), scores + item_scores, -jnp.inf)
     order = jnp.argsort(-scores, axis=-1, stable=True)

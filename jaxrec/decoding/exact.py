@@ -98,7 +98,8 @@ def exact_leaf_scores(model: generator_lib.Generator, params,
         lambda x: jnp.moveaxis(x, 0, 1).reshape(batch, num_chunks * chunk,
                                                 *x.shape[3:]),
         chunk_continuation)
-  item_scores = model.rescore(params, history, trie_lib.leaf_codes(trie))
+  item_scores = model.rescore(params, history, trie_lib.leaf_codes(trie),
+                              trie.leaf_items)
   if item_scores is not None:
     scores += item_scores
   return scores

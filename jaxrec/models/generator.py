@@ -130,15 +130,16 @@ class Generator(abc.ABC):
       continuation with the new codes.
     """
 
-  def rescore(self, params: Params, history: Any, codes: Array
-              ) -> Array | None:
+  def rescore(self, params: Params, history: Any, codes: Array,
+              items: Array) -> Array | None:
     """An item-level score added to the code log-likelihood, or None.
 
     codes: whole code tuples, [batch, Q, L] (each user's own candidates) or
-    [Q, L] (the same candidates for every user). Returns [batch, Q] float32;
-    the default (no item-level score) returns None.
+    [Q, L] (the same candidates for every user); items: their catalogue
+    indices, [batch, Q] or [Q] (-1: the tuple is no item). Returns [batch, Q]
+    float32; the default (no item-level score) returns None.
     """
-    del params, history, codes
+    del params, history, codes, items
     return None
 
 
@@ -154,12 +155,16 @@ def gather(continuation: Any, index: Array) -> Any:
 
 
 def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
-                    max_items: int, item_codes: Any = None) -> Generator:
+                    max_items: int, item_codes: Any = None,
+                    num_trained_items: int | None = None) -> Generator:
   """The generator `model_config.family` names (default `decoder_only`).
 
   max_items: the most items a sequence holds (training windows included).
   item_codes: the catalogue's code tuples [num_items, L], needed by options
     that score every item (the item-level family's `item_score_weight`).
+  num_trained_items: how many of item_codes' items (the first ones) the
+    model was trained with; the rest were added to the catalogue later
+    (None: all of them were trained with).
   """
   # Imported here: each family imports this module for the base class.
   from jaxrec.models import decoder_only  # pylint: disable=g-import-not-at-top
@@ -170,7 +175,7 @@ def build_generator(model_config: ml_collections.ConfigDict, layout: CodeLayout,
     return decoder_only.DecoderOnly.from_config(model_config, layout, max_items)
   if family == "item_level":
     return item_level.ItemLevel.from_config(model_config, layout, max_items,
-                                            item_codes)
+                                            item_codes, num_trained_items)
   if family == "encoder_decoder":
     return encoder_decoder.EncoderDecoder.from_config(model_config, layout,
                                                       max_items)

@@ -30,6 +30,14 @@ search and exact scoring then rank by log p(codes) + a * s(h, i), with
 a = `item_score_scale` (a decoding setting, 1 by default, chosen on
 validation; training does not use it): the item score separates items that
 share codes, the code head keeps the search to a few beams.
+
+Items added to the catalogue after training (`jaxrec.catalog add`, the
+cold-start protocol) never took part in the item loss: their whole-tuple
+embedding was never trained (an unused bucket, or another item's). In the
+item score such an item stands in as the mean embedding of the trained items
+that share its longest code prefix (`stand_ins`), so it inherits the score
+of the items whose codes it shares, as its codes inherit their
+probabilities; docs/cold_start.md measures the choice.
 """
 
 import dataclasses
@@ -63,6 +71,44 @@ def item_tuple_ids(item_tokens: Array, num_buckets: int) -> Array:
         jnp.uint32)
   bucket = (hashed % jnp.uint32(num_buckets)).astype(jnp.int32)
   return jnp.where(item_tokens[..., 0] != 0, bucket, -1)
+
+
+def stand_ins(item_codes: np.ndarray, num_trained: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """The trained items that stand in for each item added after training.
+
+  item_codes: [num_items, L]; the first `num_trained` items are the trained
+  ones. Item num_trained + k (k >= 0) is stood in for by the trained items
+  sharing its longest code prefix (at most L - 1 codes; all trained items
+  when not even the first code is shared), each with weight 1 / their
+  number.
+
+  Returns (new [m], trained [m], weight [m] float32): row r says trained
+  item `trained[r]` counts `weight[r]` in the stand-in of item
+  num_trained + new[r].
+  """
+  num_levels = item_codes.shape[1]
+  new, trained, weight = [], [], []
+  pending = list(range(num_trained, len(item_codes)))
+  for depth in range(num_levels - 1, -1, -1):  # longest prefix first
+    if not pending or not num_trained:
+      break
+    sharing = {}
+    for index, prefix in enumerate(map(tuple, item_codes[:num_trained,
+                                                         :depth].tolist())):
+      sharing.setdefault(prefix, []).append(index)
+    unmatched = []
+    for item in pending:
+      siblings = sharing.get(tuple(item_codes[item, :depth].tolist()))
+      if siblings is None:
+        unmatched.append(item)
+        continue
+      new += [item - num_trained] * len(siblings)
+      trained += siblings
+      weight += [1.0 / len(siblings)] * len(siblings)
+    pending = unmatched
+  return (np.asarray(new, np.int32), np.asarray(trained, np.int32),
+          np.asarray(weight, np.float32))
 
 
 class ItemLevelNet(nn.Module):
@@ -202,6 +248,8 @@ class ItemLevel(generator.Generator):
   catalogue_loss: each level's softmax runs over the codes that can follow
     the target's prefix in the catalogue (`prefix_children`), not the whole
     codebook; decoding renormalises likewise.
+  num_trained_items: the first this many items of item_codes were trained
+    with; the item score of the others uses `stand_ins` (None: all were).
   """
 
   net: ItemLevelNet
@@ -210,6 +258,7 @@ class ItemLevel(generator.Generator):
   item_score_weight: float = 0.0
   catalogue_loss: bool = False
   item_score_scale: float = 1.0
+  num_trained_items: int | None = None
 
   def __post_init__(self):
     if (self.item_score_weight or self.catalogue_loss) and (
@@ -226,10 +275,21 @@ class ItemLevel(generator.Generator):
     return prefix_children.PrefixChildren.build(self.item_codes,
                                                 self.layout.codebook_sizes)
 
+  @functools.cached_property
+  def _num_new_items(self) -> int:
+    if self.item_codes is None or self.num_trained_items is None:
+      return 0
+    return len(self.item_codes) - self.num_trained_items
+
+  @functools.cached_property
+  def _stand_ins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return stand_ins(np.asarray(self.item_codes), self.num_trained_items)
+
   @classmethod
   def from_config(cls, model_config: ml_collections.ConfigDict,
                   layout: generator.CodeLayout, max_items: int,
-                  item_codes: np.ndarray | None = None) -> "ItemLevel":
+                  item_codes: np.ndarray | None = None,
+                  num_trained_items: int | None = None) -> "ItemLevel":
     net = ItemLevelNet(
         codebook_sizes=layout.codebook_sizes,
         token_offsets=layout.token_offsets,
@@ -247,7 +307,8 @@ class ItemLevel(generator.Generator):
                None if item_codes is None else np.asarray(item_codes),
                float(model_config.get("item_score_weight", 0.0)),
                bool(model_config.get("catalogue_loss", False)),
-               float(model_config.get("item_score_scale", 1.0)))
+               float(model_config.get("item_score_scale", 1.0)),
+               num_trained_items)
 
   def _tokens(self, codes: Array) -> Array:
     return codes + jnp.asarray(self.layout.token_offsets, codes.dtype)
@@ -325,18 +386,35 @@ class ItemLevel(generator.Generator):
                                    method=next_level)
     return jax.nn.log_softmax(logits), state
 
-  def rescore(self, params, history: tuple[Array, Array], codes: Array
-              ) -> Array | None:
+  def _new_item_embeddings(self, params) -> Array:
+    """The stand-in embeddings of the items added after training:
+    [num_new_items, embed]."""
+    new, trained, weight = self._stand_ins
+    embeddings = self.net.apply(
+        {"params": params},
+        self._tokens(jnp.asarray(self.item_codes[trained], jnp.int32)),
+        method=ItemLevelNet.item_embeddings).astype(jnp.float32)
+    return jax.ops.segment_sum(embeddings * weight[:, None], new,
+                               num_segments=self._num_new_items)
+
+  def rescore(self, params, history: tuple[Array, Array], codes: Array,
+              items: Array) -> Array | None:
     """a * s(h, i) = a * h . e_i of each candidate, a = item_score_scale
-    (None when the option is off)."""
+    (None when the option is off); e_i of an item added after training is
+    its stand-in (module docstring)."""
     if not self.item_score_weight:
       return None
-    items = self.net.apply({"params": params}, self._tokens(codes),
-                           method=ItemLevelNet.item_embeddings)
+    embeddings = self.net.apply(
+        {"params": params}, self._tokens(codes),
+        method=ItemLevelNet.item_embeddings).astype(jnp.float32)
+    if self._num_new_items:
+      new = items - self.num_trained_items  # >= 0: added after training
+      stand_in = self._new_item_embeddings(params)[
+          jnp.clip(new, 0, self._num_new_items - 1)]
+      embeddings = jnp.where((new >= 0)[..., None], stand_in, embeddings)
     user_state = history[1].astype(jnp.float32)
-    items = items.astype(jnp.float32)
     if codes.ndim == 2:  # the same candidates for every user
-      scores = user_state @ items.T
+      scores = user_state @ embeddings.T
     else:
-      scores = jnp.einsum("bd,bqd->bq", user_state, items)
+      scores = jnp.einsum("bd,bqd->bq", user_state, embeddings)
     return self.item_score_scale * scores

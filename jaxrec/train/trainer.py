@@ -45,17 +45,21 @@ def window_tokens(config: ml_collections.ConfigDict, num_levels: int) -> int:
 
 
 def build_experiment(config: ml_collections.ConfigDict, vocab,
-                     devices: list[jax.Device] | None = None) -> tuple[
+                     devices: list[jax.Device] | None = None, *,
+                     num_trained_items: int | None = None) -> tuple[
                          Experiment, state_lib.TrainState]:
   """Builds the model, mesh and a freshly initialised sharded state.
 
   The mesh spans `devices` (default: all devices of all processes).
+  num_trained_items: when `vocab` is a later catalogue version, how many of
+    its items (the first ones) the run was trained with (None: all).
   """
   mesh = sharding_lib.make_mesh(config.mesh, devices=devices)
   rules = sharding_lib.logical_rules(config.sharding_rules)
   model = generator_lib.build_generator(
       config.model, generator_lib.CodeLayout.of(vocab),
-      max_items=config.data.max_history + 1, item_codes=vocab.item_codes)
+      max_items=config.data.max_history + 1, item_codes=vocab.item_codes,
+      num_trained_items=num_trained_items)
   tx = state_lib.make_optimizer(config.optimizer, config.train.num_steps)
   state, state_sharding = state_lib.create_train_state(
       model.init, tx, mesh, rules, jax.random.key(config.seed))
