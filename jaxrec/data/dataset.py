@@ -92,7 +92,7 @@ class InteractionData:
   @functools.cached_property
   def item_texts(self) -> list[str]:
     """One sentence per item for text encoders (see `item_text`)."""
-    return item_text.ItemColumns.of(self).item_texts()
+    return item_text.ItemColumns.of(self).item_texts
 
 
 def item_ids_fingerprint(item_ids: Iterable[str]) -> str:
