@@ -81,11 +81,12 @@ def _decoder_log_probs(decoder, params, tokens):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _item_level_log_probs(net, params, tokens):
+def _item_level_log_probs(net, params, tokens, substitutes=None):
   """Per level, log-probs [batch, K_l] of the last item's codes after the
   items before it, from the teacher-forced training pass; and the item score
   h . e of the last item [batch]."""
-  logits, user_states = net.apply({"params": params}, tokens)
+  logits, user_states = net.apply({"params": params}, tokens,
+                                  substitutes=substitutes)
   last_item = tokens[:, -len(logits):]
   item_embedding = net.apply({"params": params}, last_item,
                              method=item_level.ItemLevelNet.item_embeddings)
@@ -119,8 +120,11 @@ def brute_force_scores(model, params, histories, item_codes, offsets
   rows = np.arange(len(tokens))
   if isinstance(model, item_level.ItemLevel):
     item_codes_per_row = np.tile(codes, (num_users, 1))
+    substitutes = None
+    if model.num_trained_items is not None:
+      substitutes = _stand_in_inputs(model, params, tokens)
     level_log_probs, item_scores = _item_level_log_probs(model.net, params,
-                                                         tokens)
+                                                         tokens, substitutes)
     level_log_probs = [np.asarray(lp, np.float64) for lp in level_log_probs]
     if model.catalogue_loss:  # each level over the prefix's children only
       for level, log_probs in enumerate(level_log_probs):
@@ -155,20 +159,51 @@ def brute_force_scores(model, params, histories, item_codes, offsets
   return scores.sum(axis=1).reshape(num_users, num_items)
 
 
+def _siblings(codes: np.ndarray, num_trained: int, item: int) -> list[int]:
+  """The trained items sharing `item`'s longest code prefix (all trained
+  items when none shares its first code)."""
+  for depth in range(codes.shape[1] - 1, -1, -1):
+    siblings = [j for j in range(num_trained)
+                if tuple(codes[j, :depth]) == tuple(codes[item, :depth])]
+    if siblings:
+      return siblings
+  return []
+
+
 def _stand_in_scores(item_scores: np.ndarray, codes: np.ndarray,
                      num_trained: int) -> np.ndarray:
   """Item scores [num_users, num_items] where every item from num_trained
-  on scores the mean of the trained items sharing its longest code prefix
-  (all trained items when none shares its first code)."""
+  on scores the mean of its `_siblings`' scores."""
   item_scores = item_scores.copy()
   for item in range(num_trained, len(codes)):
-    for depth in range(codes.shape[1] - 1, -1, -1):
-      siblings = [j for j in range(num_trained)
-                  if tuple(codes[j, :depth]) == tuple(codes[item, :depth])]
-      if siblings:
-        item_scores[:, item] = item_scores[:, siblings].mean(axis=1)
-        break
+    item_scores[:, item] = item_scores[:, _siblings(
+        codes, num_trained, item)].mean(axis=1)
   return item_scores
+
+
+def _stand_in_inputs(model, params, tokens: np.ndarray):
+  """`ItemLevelNet.encode`'s substitutes for token rows [rows, n * L]: an
+  item from model.num_trained_items on enters as the mean embedding of its
+  `_siblings`, found by comparing code tuples one by one."""
+  codes = np.asarray(model.item_codes)
+  num_trained = model.num_trained_items
+  offsets = np.asarray(model.layout.token_offsets)
+  new_items = {tuple(codes[item]): item - num_trained
+               for item in range(num_trained, len(codes))}
+  items = tokens.reshape(len(tokens), -1, codes.shape[1])
+  index = np.full(items.shape[:2], -1, np.int32)
+  for row, position in np.ndindex(*index.shape):
+    if items[row, position, 0]:
+      index[row, position] = new_items.get(
+          tuple(items[row, position] - offsets), -1)
+  trained = np.asarray(model.net.apply(
+      {"params": params}, codes[:num_trained] + offsets,
+      method=item_level.ItemLevelNet.item_embeddings))
+  embeddings = np.stack([
+      trained[_siblings(codes, num_trained, item)].mean(axis=0)
+      for item in range(num_trained, len(codes))] or
+                        [np.zeros(trained.shape[1])])
+  return index, embeddings.astype(np.float32)
 
 
 def all_tuples(codebook_sizes) -> np.ndarray:

@@ -32,12 +32,13 @@ validation; training does not use it): the item score separates items that
 share codes, the code head keeps the search to a few beams.
 
 Items added to the catalogue after training (`jaxrec.catalog add`, the
-cold-start protocol) never took part in the item loss: their whole-tuple
-embedding was never trained (an unused bucket, or another item's). In the
-item score such an item stands in as the mean embedding of the trained items
-that share its longest code prefix (`stand_ins`), so it inherits the score
-of the items whose codes it shares, as its codes inherit their
-probabilities; docs/cold_start.md measures the choice.
+cold-start protocol) never took part in training: their whole-tuple
+embedding was never trained (an unused bucket, or another item's). Such an
+item stands in as the mean embedding of the trained items that share its
+longest code prefix (`stand_ins`): in the item score, so it inherits the
+score of the items whose codes it shares, as its codes inherit their
+probabilities (docs/cold_start.md measures the choice); and as the input of
+a history that holds it (`tuple_index` finds it there from its codes).
 """
 
 import dataclasses
@@ -54,6 +55,7 @@ from jaxrec.models import decoder as decoder_lib
 from jaxrec.models import dropout as dropout_lib
 from jaxrec.models import generator
 from jaxrec.models import prefix_children
+from jaxrec.models import tuple_index
 
 Array = jax.Array
 _partitioned = decoder_lib._partitioned  # pylint: disable=protected-access
@@ -73,42 +75,68 @@ def item_tuple_ids(item_tokens: Array, num_buckets: int) -> Array:
   return jnp.where(item_tokens[..., 0] != 0, bucket, -1)
 
 
-def stand_ins(item_codes: np.ndarray, num_trained: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """The trained items that stand in for each item added after training.
+@dataclasses.dataclass(frozen=True)
+class StandIns:
+  """Who stands in for each item added after training.
 
-  item_codes: [num_items, L]; the first `num_trained` items are the trained
-  ones. Item num_trained + k (k >= 0) is stood in for by the trained items
-  sharing its longest code prefix (at most L - 1 codes; all trained items
-  when not even the first code is shared), each with weight 1 / their
-  number.
+  Item num_trained + k (k >= 0) is stood in for by the group of trained
+  items sharing its longest code prefix (at most L - 1 codes; the group of
+  all trained items when not even the first code is shared), each member
+  with weight 1 / the group's size. Groups of one prefix length are
+  disjoint, so there are at most L * num_trained membership rows however
+  many items are new.
 
-  Returns (new [m], trained [m], weight [m] float32): row r says trained
-  item `trained[r]` counts `weight[r]` in the stand-in of item
-  num_trained + new[r].
+  Attributes:
+    member_items: [m] the trained item of each membership row.
+    member_groups: [m] its group.
+    member_weights: [m] float32, 1 / its group's size.
+    new_item_groups: [num_new] the group of each new item.
+    num_groups: number of groups.
   """
-  num_levels = item_codes.shape[1]
-  new, trained, weight = [], [], []
-  pending = list(range(num_trained, len(item_codes)))
-  for depth in range(num_levels - 1, -1, -1):  # longest prefix first
-    if not pending or not num_trained:
+
+  member_items: np.ndarray
+  member_groups: np.ndarray
+  member_weights: np.ndarray
+  new_item_groups: np.ndarray
+  num_groups: int
+
+
+def stand_ins(item_codes: np.ndarray, num_trained: int) -> StandIns:
+  """`StandIns` of the items after the first `num_trained` of item_codes
+  [num_items, L] (the trained ones; at least one when any item is new)."""
+  item_codes = np.asarray(item_codes)
+  num_new = len(item_codes) - num_trained
+  if num_new and not num_trained:
+    raise ValueError("items added after training need trained items to "
+                     "stand in for them; none were trained")
+  groups = {}  # (depth, prefix) -> (group, its trained items)
+  new_item_groups = np.zeros(num_new, np.int32)
+  pending = list(range(num_new))
+  for depth in range(item_codes.shape[1] - 1, -1, -1):  # longest first
+    if not pending:
       break
     sharing = {}
-    for index, prefix in enumerate(map(tuple, item_codes[:num_trained,
-                                                         :depth].tolist())):
-      sharing.setdefault(prefix, []).append(index)
+    for item, prefix in enumerate(map(tuple, item_codes[:num_trained,
+                                                        :depth].tolist())):
+      sharing.setdefault(prefix, []).append(item)
     unmatched = []
-    for item in pending:
-      siblings = sharing.get(tuple(item_codes[item, :depth].tolist()))
-      if siblings is None:
-        unmatched.append(item)
+    for new in pending:
+      prefix = tuple(item_codes[num_trained + new, :depth].tolist())
+      if prefix not in sharing:
+        unmatched.append(new)
         continue
-      new += [item - num_trained] * len(siblings)
-      trained += siblings
-      weight += [1.0 / len(siblings)] * len(siblings)
+      group, _ = groups.setdefault((depth, prefix),
+                                   (len(groups), sharing[prefix]))
+      new_item_groups[new] = group
     pending = unmatched
-  return (np.asarray(new, np.int32), np.asarray(trained, np.int32),
-          np.asarray(weight, np.float32))
+  members = [(group, item, 1.0 / len(items))
+             for group, items in groups.values() for item in items]
+  group_of, item_of, weight_of = (zip(*members) if members
+                                  else ((), (), ()))
+  return StandIns(np.asarray(item_of, np.int32),
+                  np.asarray(group_of, np.int32),
+                  np.asarray(weight_of, np.float32), new_item_groups,
+                  len(groups))
 
 
 class ItemLevelNet(nn.Module):
@@ -181,13 +209,24 @@ class ItemLevelNet(nn.Module):
           item_tuple_ids(items, self.tuple_buckets), 0))
     return jnp.where(valid[..., None], x, 0.0)
 
-  def encode(self, tokens: Array, deterministic: bool = True) -> Array:
+  def encode(self, tokens: Array, deterministic: bool = True,
+             substitutes: tuple[Array, Array] | None = None) -> Array:
     """Item sequences [batch, n * L] (whole items, PAD = 0, left- or
-    right-padded) -> each position's state [batch, n, embed]."""
+    right-padded) -> each position's state [batch, n, embed].
+
+    substitutes: (index [batch, n] int, embeddings [m, embed]): position j
+    enters as embeddings[index[j]] instead of its item's embedding where
+    index[j] >= 0 (the stand-ins of items added after training).
+    """
     num_levels = len(self.codebook_sizes)
     items = tokens.reshape(tokens.shape[0], -1, num_levels)
     valid = items[..., 0] != 0
-    x = self.item_embeddings(items) + self.position_embed(
+    x = self.item_embeddings(items)
+    if substitutes is not None:
+      index, embeddings = substitutes
+      x = jnp.where((index >= 0)[..., None],
+                    embeddings[jnp.maximum(index, 0)].astype(x.dtype), x)
+    x = x + self.position_embed(
         decoder_lib.positions_from_valid(valid))
     x = self.input_dropout(x.astype(self.dtype), deterministic=deterministic)
     mask = decoder_lib.causal_mask(valid)
@@ -213,16 +252,18 @@ class ItemLevelNet(nn.Module):
     hidden = self.out_norms[level](state).astype(jnp.float32)
     return hidden @ table.T.astype(jnp.float32) + self.out_bias[level]
 
-  def __call__(self, tokens: Array, deterministic: bool = True
+  def __call__(self, tokens: Array, deterministic: bool = True,
+               substitutes: tuple[Array, Array] | None = None
                ) -> tuple[list[Array], Array]:
     """Teacher-forced logits of every item's codes after the items before it.
 
-    tokens: [batch, n * L]. Returns per level l the logits [batch, n - 1, K_l]
-    of item i + 1's level-l code from position i (given its codes < l), and
-    the Transformer's states h [batch, n - 1, embed] they start from.
+    tokens: [batch, n * L]; substitutes: as in `encode`. Returns per level l
+    the logits [batch, n - 1, K_l] of item i + 1's level-l code from
+    position i (given its codes < l), and the Transformer's states h
+    [batch, n - 1, embed] they start from.
     """
     num_levels = len(self.codebook_sizes)
-    user_states = self.encode(tokens, deterministic)[:, :-1]
+    user_states = self.encode(tokens, deterministic, substitutes)[:, :-1]
     states = user_states
     items = tokens.reshape(tokens.shape[0], -1, num_levels)[:, 1:]
     logits = []
@@ -249,7 +290,8 @@ class ItemLevel(generator.Generator):
     the target's prefix in the catalogue (`prefix_children`), not the whole
     codebook; decoding renormalises likewise.
   num_trained_items: the first this many items of item_codes were trained
-    with; the item score of the others uses `stand_ins` (None: all were).
+    with; the others enter histories and the item score as their
+    `stand_ins` (None: all were).
   """
 
   net: ItemLevelNet
@@ -282,8 +324,15 @@ class ItemLevel(generator.Generator):
     return len(self.item_codes) - self.num_trained_items
 
   @functools.cached_property
-  def _stand_ins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  def _stand_ins(self) -> StandIns:
     return stand_ins(np.asarray(self.item_codes), self.num_trained_items)
+
+  @functools.cached_property
+  def _new_item_index(self) -> tuple_index.TupleIndex:
+    """Finds the items added after training among history items."""
+    return tuple_index.TupleIndex.build(
+        np.asarray(self.item_codes)[self.num_trained_items:],
+        self.layout.codebook_sizes)
 
   @classmethod
   def from_config(cls, model_config: ml_collections.ConfigDict,
@@ -364,12 +413,13 @@ class ItemLevel(generator.Generator):
   def prefill(self, params, history_tokens: Array
               ) -> tuple[Array, tuple[Array, Array]]:
     """History state: (u_0 [batch, embed], h [batch, embed])."""
-    def first_level(net, tokens):
-      user_state = net.encode(tokens)[:, -1]
+    def first_level(net, tokens, substitutes):
+      user_state = net.encode(tokens, substitutes=substitutes)[:, -1]
       state = net.head(user_state, 0)
       return net.logits(state, 0), state, user_state
     logits, state, user_state = self.net.apply(
-        {"params": params}, history_tokens, method=first_level)
+        {"params": params}, history_tokens,
+        self._history_stand_ins(params, history_tokens), method=first_level)
     return jax.nn.log_softmax(logits), (state, user_state)
 
   def extend(self, params, history: tuple[Array, Array],
@@ -386,16 +436,31 @@ class ItemLevel(generator.Generator):
                                    method=next_level)
     return jax.nn.log_softmax(logits), state
 
-  def _new_item_embeddings(self, params) -> Array:
-    """The stand-in embeddings of the items added after training:
-    [num_new_items, embed]."""
-    new, trained, weight = self._stand_ins
-    embeddings = self.net.apply(
+  def _stand_in_embeddings(self, params) -> Array:
+    """The embeddings of the items added after training, each its
+    stand-ins' mean (`StandIns`): [num_new_items, embed] float32."""
+    stand_in = self._stand_ins
+    members = self.net.apply(
         {"params": params},
-        self._tokens(jnp.asarray(self.item_codes[trained], jnp.int32)),
+        self._tokens(jnp.asarray(self.item_codes[stand_in.member_items],
+                                 jnp.int32)),
         method=ItemLevelNet.item_embeddings).astype(jnp.float32)
-    return jax.ops.segment_sum(embeddings * weight[:, None], new,
-                               num_segments=self._num_new_items)
+    groups = jax.ops.segment_sum(
+        members * stand_in.member_weights[:, None], stand_in.member_groups,
+        num_segments=stand_in.num_groups)
+    return groups[stand_in.new_item_groups]
+
+  def _history_stand_ins(self, params, history_tokens: Array
+                         ) -> tuple[Array, Array] | None:
+    """`ItemLevelNet.encode`'s substitutes: history items [batch, n] added
+    after training enter as their stand-ins (None when there are none)."""
+    if not self._num_new_items:
+      return None
+    items = history_tokens.reshape(history_tokens.shape[0], -1,
+                                   self.num_levels)
+    codes = items - jnp.asarray(self.layout.token_offsets, items.dtype)
+    new = self._new_item_index.find(codes)  # PAD items: not found
+    return new, self._stand_in_embeddings(params)
 
   def rescore(self, params, history: tuple[Array, Array], codes: Array,
               items: Array) -> Array | None:
@@ -409,7 +474,7 @@ class ItemLevel(generator.Generator):
         method=ItemLevelNet.item_embeddings).astype(jnp.float32)
     if self._num_new_items:
       new = items - self.num_trained_items  # >= 0: added after training
-      stand_in = self._new_item_embeddings(params)[
+      stand_in = self._stand_in_embeddings(params)[
           jnp.clip(new, 0, self._num_new_items - 1)]
       embeddings = jnp.where((new >= 0)[..., None], stand_in, embeddings)
     user_state = history[1].astype(jnp.float32)
