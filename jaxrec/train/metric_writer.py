@@ -7,6 +7,7 @@ rewritten whole at each write.
 
 import json
 import os
+import re
 import time
 
 import jax
@@ -19,7 +20,8 @@ class MetricWriter:
   """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars.
 
   A run resumed from the checkpoint at `resume_step` first drops the lines it
-  logged after that step, so the file ends up as an uninterrupted run's.
+  logged after that step, so the file ends up as an uninterrupted run's;
+  TensorBoard is told to hide the scalars logged after it.
   """
 
   def __init__(self, workdir: str, resume_step: int = 0):
@@ -29,7 +31,14 @@ class MetricWriter:
     self._jsonl_path = epath.Path(workdir) / "metrics.jsonl"
     self._lines = _lines_up_to(self._jsonl_path, resume_step)
     self._jsonl_path.write_text("".join(self._lines))
-    self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    # Its own event file (tensorboardX names files by the second, and a
+    # writer started in the same second as the last would truncate its
+    # file); a resumed run tells TensorBoard to hide the old file's events
+    # after resume_step, as metrics.jsonl drops them.
+    self._tensorboard = SummaryWriter(
+        os.path.join(workdir, "tensorboard"),
+        purge_step=resume_step + 1 if resume_step else None,
+        filename_suffix=f".{os.getpid()}.{time.time_ns()}")
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
     if not self._enabled:
@@ -43,11 +52,18 @@ class MetricWriter:
     else:
       self._jsonl_path.write_text("".join(self._lines))
     for name, value in scalars.items():
-      self._tensorboard.add_scalar(name, value, step)
+      self._tensorboard.add_scalar(tensorboard_tag(name), value, step)
 
   def close(self) -> None:
     if self._enabled:
       self._tensorboard.close()
+
+
+def tensorboard_tag(name: str) -> str:
+  """`name` as a TensorBoard tag: characters other than [A-Za-z0-9_./-]
+  become "_" ("valid/ndcg@10" -> "valid/ndcg_10"), as tensorboardX would
+  do itself, with a log line per scalar written."""
+  return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
 
 
 def _lines_up_to(jsonl_path: epath.Path, step: int) -> list[str]:
