@@ -42,6 +42,13 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "true")
 import jax  # noqa: E402  (after the flag, on purpose)
 
 
+def pytest_configure(config):
+  """The 20 slowest tests are listed at the end of every run (CI logs say
+  where the suite's time goes), unless --durations says otherwise."""
+  if config.option.durations is None:
+    config.option.durations = 20
+
+
 def pytest_report_header(config):
   del config
   return f"jax {jax.__version__}, devices: {jax.device_count()} x {jax.devices()[0].platform}"
