@@ -44,6 +44,7 @@ ROOT/catalog_bench.json; --nocatalog_bench skips it).
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -299,7 +300,7 @@ def main(argv):
         f"{bench['add_seconds_api_median']:.2f} s in process, "
         f"{bench['add_seconds_command']:.1f} s as a command.")
   arguments = [a for a in sys.argv[1:] if a != "--finished_only"]
-  command = "python benchmarks/cold_start.py " + " ".join(arguments)
+  command = "python benchmarks/cold_start.py " + shlex.join(arguments)
   text = (markdown + "\n\n" + "\n".join(notes) + "\n\nProduced by:\n\n"
           f"```bash\n{command.strip()}\n```\n")
   print(text)

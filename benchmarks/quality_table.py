@@ -24,6 +24,7 @@ exact command, to --out.
 import concurrent.futures
 import json
 import os
+import shlex
 import sys
 
 from absl import app
@@ -169,7 +170,7 @@ def main(argv):
                np.mean([r["ndcg@10"] for r in sasrec]))
       notes.append(f"- {MODELS[model][0]}: NDCG@10 = {ratio:.0%} of SASRec's.")
   arguments = [a for a in sys.argv[1:] if a != "--finished_only"]
-  command = "python benchmarks/quality_table.py " + " ".join(arguments)
+  command = "python benchmarks/quality_table.py " + shlex.join(arguments)
   if _FINISHED_ONLY.value:
     notes.append("- Tabulated with --finished_only from jobs that had run "
                  "before (where each ran is in the last column); the command "
