@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+import warnings
 
 import grain
 import jax
@@ -55,8 +56,12 @@ def _final_params(workdir):
   with ocp.CheckpointManager(os.path.join(workdir, "checkpoints"),
                              item_names=("state", "data_iter")) as manager:
     step = manager.latest_step()
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore()))
+    with warnings.catch_warnings():
+      # Without targets orbax places the arrays as they were saved, on this
+      # process's devices, and warns so; only their values are compared.
+      warnings.filterwarnings("ignore", "Sharding info not provided")
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.PyTreeRestore()))
   return step, restored.state["params"]
 
 

@@ -359,8 +359,13 @@ class ItemLevel(generator.Generator):
                float(model_config.get("item_score_scale", 1.0)),
                num_trained_items)
 
+  def _token_offsets(self) -> Array:
+    """[L] int32: code c of level l is token offsets[l] + c. Tokens are
+    int32 throughout; int64 (numpy) codes are cast to it."""
+    return jnp.asarray(self.layout.token_offsets, jnp.int32)
+
   def _tokens(self, codes: Array) -> Array:
-    return codes + jnp.asarray(self.layout.token_offsets, codes.dtype)
+    return jnp.asarray(codes, jnp.int32) + self._token_offsets()
 
   def init(self, rng: Array):
     tokens = jnp.zeros((1, self.net.max_items * self.num_levels), jnp.int32)
@@ -389,7 +394,7 @@ class ItemLevel(generator.Generator):
     targets = tokens.reshape(tokens.shape[0], -1, self.num_levels)[:, 1:]
     weights = (targets[..., 0] != 0).astype(jnp.float32)  # [batch, n - 1]
     target_codes = jnp.maximum(
-        targets - jnp.asarray(self.layout.token_offsets, targets.dtype), 0)
+        jnp.asarray(targets, jnp.int32) - self._token_offsets(), 0)
     total = 0.0
     for level, level_logits in enumerate(logits):
       labels = jax.nn.one_hot(target_codes[..., level], level_logits.shape[-1])
@@ -458,7 +463,7 @@ class ItemLevel(generator.Generator):
       return None
     items = history_tokens.reshape(history_tokens.shape[0], -1,
                                    self.num_levels)
-    codes = items - jnp.asarray(self.layout.token_offsets, items.dtype)
+    codes = jnp.asarray(items, jnp.int32) - self._token_offsets()
     new = self._new_item_index.find(codes)  # PAD items: not found
     return new, self._stand_in_embeddings(params)
 
