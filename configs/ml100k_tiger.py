@@ -35,6 +35,9 @@ def get_config(encoder: str = "collaborative") -> ml_collections.ConfigDict:
   config.data.min_item_interactions = 0
   # > 0: each user's first N interactions only (a sparse variant).
   config.data.max_user_interactions = 0
+  # > 0: drop each user's last N interactions; 1 is the validation variant
+  # of any protocol (its test targets are the validation targets).
+  config.data.drop_last_interactions = 0
   # > 0: the cold-start protocol (docs/cold_start.md): this fraction of the
   # items, the latest by first appearance, is held out of training and
   # validation and added to the catalogue after training.

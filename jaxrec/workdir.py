@@ -19,6 +19,7 @@ VOCAB_FILENAME = "vocab.json"
 # run when the new config holds this value.
 KEYS_ADDED_LATER = {
     "data.max_user_interactions": 0,
+    "data.drop_last_interactions": 0,
     "data.cold_items": 0.0,
     "model.family": "decoder_only",
     "model.tuple_buckets": 0,

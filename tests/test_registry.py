@@ -121,6 +121,35 @@ def test_max_user_interactions_bad_value_is_named(tmp_path, value):
     registry.load(_sparse_config(tmp_path, value), str(tmp_path))
 
 
+def test_drop_last_interactions_is_the_validation_variant(tmp_path, caplog):
+  caplog.set_level("INFO")
+  config = _sparse_config(tmp_path, 0)
+  full = registry.load_split(config, str(tmp_path))[1]
+  config.drop_last_interactions = 1
+  data, shifted = registry.load_split(config, str(tmp_path))
+  assert data.num_interactions == 7 and data.num_items == 5
+  # a in time order: w y z x v; b (all tied) in file order: z y x w.
+  np.testing.assert_array_equal(full.test_target, [0, 1])  # v, w
+  np.testing.assert_array_equal(full.valid_target, [2, 2])  # x, x
+  np.testing.assert_array_equal(shifted.test_target, full.valid_target)
+  np.testing.assert_array_equal(shifted.valid_target, [4, 3])  # z, y
+  assert "data.drop_last_interactions=1: kept 7 of 9 interactions" in (
+      caplog.text)
+  # After max_user_interactions: a keeps w y z, then drops z (y and z tie;
+  # z is later in the file); the rest stays in file order: y, w.
+  config.max_user_interactions = 3
+  data = registry.load(config, str(tmp_path))
+  np.testing.assert_array_equal(data.user_items[0], [3, 1])
+
+
+def test_drop_last_interactions_bad_value_is_named(tmp_path):
+  config = _sparse_config(tmp_path, 0)
+  config.drop_last_interactions = -1
+  with pytest.raises(ValueError,
+                     match=r"data.drop_last_interactions=-1 must be 0"):
+    registry.load(config, str(tmp_path))
+
+
 def test_sparse_ml100k_recipe():
   default = recipes.load_recipe(str(CONFIGS / "ml100k_item_level.py"),
                                 "hybrid")

@@ -351,8 +351,18 @@ def test_build_or_load_vocab_checks_data_settings(tmp_path):
   recipe = json.loads(recipe_path.read_text())
   assert recipe["data"] == {"min_user_interactions": 0,
                             "min_item_interactions": 0,
-                            "max_user_interactions": 20}
+                            "max_user_interactions": 20,
+                            "drop_last_interactions": 0}
   data.data_dir, data.verify_checksums = "/elsewhere", False  # Not compared.
+  assert build() == vocab
+  data.drop_last_interactions = 1
+  with pytest.raises(ValueError, match=r"data.drop_last_interactions: 0 "
+                     r"before, 1 now"):
+    build()
+  data.drop_last_interactions = 0
+  # A file written before drop_last_interactions existed: off, the same.
+  del recipe["data"]["drop_last_interactions"]
+  recipe_path.write_text(json.dumps(recipe))
   assert build() == vocab
   data.max_user_interactions = 0
   with pytest.raises(ValueError, match=r"data.max_user_interactions: 20 "

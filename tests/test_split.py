@@ -49,6 +49,49 @@ def test_truncate_users_keeps_first_in_time_order(max_interactions,
       ORDERED_A[:max_interactions or None])
 
 
+@pytest.mark.parametrize("count, kept_items, kept_times", [
+    (0, ITEMS_A, TIMES_A),                       # 0 = off.
+    (1, [10, 11, 12, 13, 14], [5, 3, 3, 9, 1]),  # Tie at 9: 15 is last.
+    (2, [10, 11, 12, 14], [5, 3, 3, 1]),
+    (5, [14], [1]),
+    (6, [], []),
+    (9, [], []),
+])
+def test_drop_last_interactions_drops_last_in_time_order(count, kept_items,
+                                                         kept_times):
+  items, times = split_lib.drop_last_interactions(
+      [ITEMS_A, np.array([4, 3]), np.array([], np.int32)],
+      [TIMES_A, np.array([2, 1]), np.array([], np.int64)], count)
+  np.testing.assert_array_equal(items[0], kept_items)  # Still file order.
+  np.testing.assert_array_equal(times[0], kept_times)
+  assert items[0].dtype == ITEMS_A.dtype and times[0].dtype == TIMES_A.dtype
+  # [4, 3] at times [2, 1]: 4 is the later one.
+  np.testing.assert_array_equal(items[1], {0: [4, 3], 1: [3]}.get(count, []))
+  assert len(items[2]) == len(times[2]) == 0
+  np.testing.assert_array_equal(
+      split_lib.chronological_order(items[0], times[0]),
+      ORDERED_A[:max(len(ORDERED_A) - count, 0)])
+
+
+def test_drop_last_split_is_the_validation_variant():
+  """Dropping one: its test targets are the full split's validation targets
+  and its validation targets the full training parts' last items."""
+  user_items = [ITEMS_A, np.array([7, 8, 9, 6]), np.array([1, 2, 3])]
+  user_times = [TIMES_A, np.array([4, 1, 2, 3]), np.array([1, 2, 3])]
+  full = split_lib.leave_one_out(user_items, user_times)
+  shifted = split_lib.leave_one_out(
+      *split_lib.drop_last_interactions(user_items, user_times, 1))
+  assert full.user_ids == ["0", "1", "2"]
+  assert shifted.user_ids == ["0", "1"]  # "2" is left with 2: skipped.
+  assert shifted.skipped_user_ids == ["2"]
+  np.testing.assert_array_equal(shifted.test_target, full.valid_target[:2])
+  np.testing.assert_array_equal(shifted.valid_target,
+                                [full.train[0][-1], full.train[1][-1]])
+  for shifted_train, full_train in zip(shifted.train, full.train):
+    np.testing.assert_array_equal(shifted_train, full_train[:-1])
+  assert not np.isin(full.test_target[:2], shifted.test_target).any()
+
+
 def test_truncate_users_bad_input():
   with pytest.raises(ValueError, match="max_interactions must be >= 0"):
     split_lib.truncate_users([ITEMS_A], [TIMES_A], -1)
@@ -56,6 +99,10 @@ def test_truncate_users_bad_input():
     split_lib.truncate_users([ITEMS_A], [TIMES_A, TIMES_A], 3)
   with pytest.raises(ValueError, match="must have equal shapes"):
     split_lib.first_interactions(ITEMS_A, TIMES_A[:3], 3)
+  with pytest.raises(ValueError, match="count must be >= 0"):
+    split_lib.drop_last_interactions([ITEMS_A], [TIMES_A], -1)
+  with pytest.raises(ValueError, match="1 item lists but 2 timestamp lists"):
+    split_lib.drop_last_interactions([ITEMS_A], [TIMES_A, TIMES_A], 1)
 
 
 def test_leave_one_out(split):

@@ -9,8 +9,11 @@ A name is `<builder>` or `<builder>/<subset>`:
 
 `load` also makes a sparse variant of any of them: with
 `data.max_user_interactions=N`, each user keeps only her first N
-interactions. `load_split` applies the cold-start protocol when
-`data.cold_items` > 0 (`cold_items`).
+interactions; and a validation variant of any protocol: with
+`data.drop_last_interactions=1`, each user's last interaction (her test
+target) is dropped, so the split's test target is her validation target.
+`load_split` applies the cold-start protocol when `data.cold_items` > 0
+(`cold_items`).
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
   k-core thresholds are `data_config.min_user_interactions` and
   `min_item_interactions` (0 = off). Then `max_user_interactions` (0 = off;
   absent in older configs) keeps each user's first N interactions (see
-  `truncate_users`).
+  `truncate_users`), and `drop_last_interactions` (0 = off; absent in older
+  configs) drops each user's last K of those (see `drop_last`).
   """
   builder_cls, subset = resolve(data_config.name)
   data = dataset.load_interactions(
@@ -86,8 +90,10 @@ def load(data_config: ml_collections.ConfigDict, workdir: str
       register_checksums=data_config.register_checksums,
       min_user_interactions=data_config.min_user_interactions,
       min_item_interactions=data_config.min_item_interactions)
-  return truncate_users(data, data_config.get("max_user_interactions", 0),
+  data = truncate_users(data, data_config.get("max_user_interactions", 0),
                         data_config.name)
+  return drop_last(data, data_config.get("drop_last_interactions", 0),
+                   data_config.name)
 
 
 def load_split(data_config: ml_collections.ConfigDict, workdir: str
@@ -168,9 +174,44 @@ def truncate_users(data: dataset.InteractionData, max_interactions: int,
   return truncated
 
 
+def drop_last(data: dataset.InteractionData, count: int,
+              name: str = "dataset") -> dataset.InteractionData:
+  """Drops each user's last `count` interactions (0 = none).
+
+  "Last" is in the leave-one-out split's time order, so `count` = 1 makes
+  the validation variant of whatever protocol follows (plain, sparse or
+  cold-start): the split's test target is then the full data's validation
+  target, and the full data's test targets are never loaded. Choices made
+  on that variant's test split are choices made on validation. Every user
+  and item stays, as in `truncate_users`; a user left with fewer than 3
+  interactions is skipped by the split.
+
+  Raises:
+    ValueError: `count` is negative, naming `data.drop_last_interactions`.
+  """
+  if count < 0:
+    raise ValueError(f"data.drop_last_interactions={count} must be 0 (off) "
+                     "or a number of interactions to drop per user (1: the "
+                     "validation variant)")
+  if not count:
+    return data
+  user_items, user_timestamps = split.drop_last_interactions(
+      data.user_items, data.user_timestamps, count)
+  dropped = dataclasses.replace(data, user_items=user_items,
+                                user_timestamps=user_timestamps)
+  logging.info(
+      "data.drop_last_interactions=%d: kept %d of %d interactions (each "
+      "user's last %d dropped, so the split's test targets are the full "
+      "data's %s).", count, dropped.num_interactions, data.num_interactions,
+      count, "validation targets" if count == 1 else "earlier items")
+  dataset.log_stats(f"{name} (last {count} per user dropped)", dropped)
+  return dropped
+
+
 def data_config(name: str, data_dir: str = "", manual_dir: str = "",
                 min_user_interactions: int = 0, min_item_interactions: int = 0,
-                max_user_interactions: int = 0
+                max_user_interactions: int = 0,
+                drop_last_interactions: int = 0
                 ) -> ml_collections.ConfigDict:
   """A `config.data` block for `name` with the run recipes' defaults."""
   resolve(name)  # Fails early on an unknown name.
@@ -183,4 +224,5 @@ def data_config(name: str, data_dir: str = "", manual_dir: str = "",
       "min_user_interactions": min_user_interactions,
       "min_item_interactions": min_item_interactions,
       "max_user_interactions": max_user_interactions,
+      "drop_last_interactions": drop_last_interactions,
   })

@@ -92,6 +92,39 @@ def truncate_users(user_items: Sequence[np.ndarray],
   return kept_items, kept_timestamps
 
 
+def drop_last_interactions(user_items: Sequence[np.ndarray],
+                           user_timestamps: Sequence[np.ndarray],
+                           count: int
+                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+  """Each user without her last `count` rows in time order (0 = all kept).
+
+  Time order is `chronological_order`'s, so with `count` = 1 the
+  leave-one-out split of what is left has the full data's validation target
+  as its test target and never sees the full data's test target: the
+  validation variant of any protocol built on the split. A user with at
+  most `count` rows keeps none.
+
+  Returns:
+    (user_items, user_timestamps): per user, the kept rows [max(n_u - count,
+    0)] of each in file order, with their input dtypes.
+  """
+  if count < 0:
+    raise ValueError(f"count must be >= 0 (0 = all kept), got {count}")
+  if len(user_items) != len(user_timestamps):
+    raise ValueError(f"{len(user_items)} item lists but "
+                     f"{len(user_timestamps)} timestamp lists")
+  kept_items, kept_timestamps = [], []
+  for items, timestamps in zip(user_items, user_timestamps):
+    keep_count = len(items) - count
+    if count and keep_count > 0:
+      keep = first_interactions(items, timestamps, keep_count)
+    else:  # count = 0 keeps all; keep_count <= 0 keeps none.
+      keep = np.full(len(items), not count, bool)
+    kept_items.append(np.asarray(items)[keep])
+    kept_timestamps.append(np.asarray(timestamps)[keep])
+  return kept_items, kept_timestamps
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SplitData:
   """Leave-one-out split of the users with >= 3 interactions.

@@ -46,7 +46,7 @@ QUANTIZERS = ("rqkmeans", "rqvae", "random", "item_id")
 # The `config.data` settings that change which interactions, and so which
 # IDs, a vocabulary is built from (paths and checksum flags do not).
 DATA_SETTINGS = ("min_user_interactions", "min_item_interactions",
-                 "max_user_interactions")
+                 "max_user_interactions", "drop_last_interactions")
 RECIPE_FILENAME = "tokenizer.json"
 EMBEDDINGS_DIR = "embeddings"
 ItemTable = encoders.ItemTable
@@ -188,7 +188,8 @@ def _check_recipe(path: epath.Path, recipe: dict[str, Any]) -> None:
   """A finished stage must have been built from the same recipe and data.
 
   Data settings are compared only when both the file (older ones have none)
-  and `recipe` record them.
+  and `recipe` record them; a setting the file lacks (added later) counts as
+  0, its off value.
   """
   if not path.exists():
     return  # Written by an older version: only the fingerprint is checked.
@@ -196,6 +197,8 @@ def _check_recipe(path: epath.Path, recipe: dict[str, Any]) -> None:
   if "data" not in built or "data" not in recipe:
     built.pop("data", None)
     recipe = {k: v for k, v in recipe.items() if k != "data"}
+  else:  # Settings added later are 0 (off) in files written before them.
+    built["data"] = {key: 0 for key in DATA_SETTINGS} | built["data"]
   differences = workdir_lib.config_differences(built, recipe)
   if differences:
     raise ValueError(
