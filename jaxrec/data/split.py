@@ -8,7 +8,7 @@ indices are dense int32; `PAD` (-1) pads fixed-shape arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import dataclasses
 from typing import Literal
 
@@ -71,6 +71,22 @@ def first_interactions(items: np.ndarray, timestamps: np.ndarray,
   return keep
 
 
+def _keep_rows(user_items: Sequence[np.ndarray],
+               user_timestamps: Sequence[np.ndarray],
+               keep: Callable[[np.ndarray, np.ndarray], np.ndarray]
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+  """Per user, the rows that `keep(items, timestamps)` marks True [n_u]."""
+  if len(user_items) != len(user_timestamps):
+    raise ValueError(f"{len(user_items)} item lists but "
+                     f"{len(user_timestamps)} timestamp lists")
+  kept_items, kept_timestamps = [], []
+  for items, timestamps in zip(user_items, user_timestamps):
+    rows = keep(items, timestamps)
+    kept_items.append(np.asarray(items)[rows])
+    kept_timestamps.append(np.asarray(timestamps)[rows])
+  return kept_items, kept_timestamps
+
+
 def truncate_users(user_items: Sequence[np.ndarray],
                    user_timestamps: Sequence[np.ndarray],
                    max_interactions: int
@@ -81,15 +97,10 @@ def truncate_users(user_items: Sequence[np.ndarray],
     (user_items, user_timestamps): per user, the kept rows [min(n_u, max)]
     of each, with their input dtypes.
   """
-  if len(user_items) != len(user_timestamps):
-    raise ValueError(f"{len(user_items)} item lists but "
-                     f"{len(user_timestamps)} timestamp lists")
-  kept_items, kept_timestamps = [], []
-  for items, timestamps in zip(user_items, user_timestamps):
-    keep = first_interactions(items, timestamps, max_interactions)
-    kept_items.append(np.asarray(items)[keep])
-    kept_timestamps.append(np.asarray(timestamps)[keep])
-  return kept_items, kept_timestamps
+  return _keep_rows(
+      user_items, user_timestamps,
+      lambda items, timestamps: first_interactions(items, timestamps,
+                                                   max_interactions))
 
 
 def drop_last_interactions(user_items: Sequence[np.ndarray],
@@ -110,19 +121,12 @@ def drop_last_interactions(user_items: Sequence[np.ndarray],
   """
   if count < 0:
     raise ValueError(f"count must be >= 0 (0 = all kept), got {count}")
-  if len(user_items) != len(user_timestamps):
-    raise ValueError(f"{len(user_items)} item lists but "
-                     f"{len(user_timestamps)} timestamp lists")
-  kept_items, kept_timestamps = [], []
-  for items, timestamps in zip(user_items, user_timestamps):
+  def keep(items, timestamps):
     keep_count = len(items) - count
     if count and keep_count > 0:
-      keep = first_interactions(items, timestamps, keep_count)
-    else:  # count = 0 keeps all; keep_count <= 0 keeps none.
-      keep = np.full(len(items), not count, bool)
-    kept_items.append(np.asarray(items)[keep])
-    kept_timestamps.append(np.asarray(timestamps)[keep])
-  return kept_items, kept_timestamps
+      return first_interactions(items, timestamps, keep_count)
+    return np.full(len(items), not count, bool)  # 0 keeps all; else none.
+  return _keep_rows(user_items, user_timestamps, keep)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -447,8 +447,7 @@ class ItemLevel(generator.Generator):
     stand_in = self._stand_ins
     members = self.net.apply(
         {"params": params},
-        self._tokens(jnp.asarray(self.item_codes[stand_in.member_items],
-                                 jnp.int32)),
+        self._tokens(self.item_codes[stand_in.member_items]),
         method=ItemLevelNet.item_embeddings).astype(jnp.float32)
     groups = jax.ops.segment_sum(
         members * stand_in.member_weights[:, None], stand_in.member_groups,
