@@ -16,10 +16,12 @@ from tests import decoding_cases
 SIZES = (4, 4, 3)
 RULES = sharding.logical_rules([("batch", ("data", "fsdp"))])
 
-# The 1 and 8 device scores agree to rtol 1e-6 as compiled by default; with
-# tests/conftest.py's unoptimized LLVM code the encoder-decoder's differ by up
-# to 2.5e-6 (the 8 devices run other shapes, summed in another order).
-pytestmark = pytest.mark.usefixtures("default_xla_optimizations")
+# The 8 devices run other shapes, so float32 sums run in another order: the
+# scores [users, 20] agree to a few float32 ulps per summed term. How many
+# depends on the CPU and XLA's code for it: on some CPUs the
+# encoder-decoder's differ by up to 6.5e-6 relative (with XLA's optimizations
+# or without), the other families' by under 4e-7.
+SCORES_RTOL = 2e-5
 
 
 def _vocab():
@@ -72,7 +74,7 @@ def test_one_and_eight_devices_agree(mode, family):
   (one, one_metrics), (eight, eight_metrics) = results
   assert one.items.shape == (21, 20)
   np.testing.assert_array_equal(one.items, eight.items)
-  np.testing.assert_allclose(one.scores, eight.scores, rtol=1e-6)
+  np.testing.assert_allclose(one.scores, eight.scores, rtol=SCORES_RTOL)
   assert one_metrics == eight_metrics
   assert one_metrics["missing_items"] == 0
   for user, row in enumerate(one.items):  # masked: nothing seen comes back
