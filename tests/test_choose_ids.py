@@ -71,6 +71,37 @@ def test_ranks_encoders_on_validation(tmp_path, fixture_files):
   assert again.stdout[again.stdout.index("| encoder"):] == table
 
 
+def test_one_step_ahead_ranks_on_the_real_validation_targets(
+    tmp_path, fixture_files):
+  recipe = tmp_path / "recipe.py"
+  recipe.write_text(_RECIPE.format(
+      tiny=os.path.join(tiny_runs.REPO, "configs", "tiny.py")))
+  root = tmp_path / "root"
+  result = _choose_ids(
+      f"--config={recipe}", "--encoders=lexical,collaborative", "--steps=4",
+      "--one_step_ahead", f"--root={root}",
+      f"--extra=data.manual_dir={fixture_files},data.verify_checksums=False")
+  assert result.returncode == 0, result.stderr[-5000:]
+  ahead = {}
+  for encoder in ("lexical", "collaborative"):
+    workdir = root / encoder / "seed0_ahead"
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["data"]["drop_last_interactions"] == 1
+    report = json.loads((workdir / "metrics.json").read_text())
+    # The shifted split's test targets are the real validation targets.
+    assert report["split"] == "test"
+    ahead[encoder] = report["ndcg@10"]
+  assert "| encoder | seeds (finished) | one step ahead ndcg@10 |" in (
+      result.stdout)
+  rows = [line for line in result.stdout.splitlines()
+          if line.startswith("| ") and "encoder" not in line]
+  ranked = sorted(ahead, key=ahead.get, reverse=True)
+  assert [row.split(" | ")[0].lstrip("| ") for row in rows] == ranked
+  assert rows[0].split(" | ")[2] == f"{ahead[ranked[0]]:.4f}"
+  assert f"Chosen encoder: {ranked[0]} (highest mean one-step-ahead" in (
+      result.stdout)
+
+
 def test_recipe_without_an_encoder_argument_is_refused(tmp_path):
   result = _choose_ids("--config=configs/tiny.py", "--encoders=lexical",
                        f"--root={tmp_path}")
