@@ -10,9 +10,10 @@ left without any interaction stay in the catalogue (jaxrec/data/registry.py).
 Co-occurrence counts become scarce, which is where collaborative semantic IDs
 collapse; ENCODER (any `jaxrec.semantic_ids.encoders` kind, passed through to
 the tokenizer recipe) defaults to `hybrid`: item text next to collaborative
-rows shrunk for rarely seen items. On validation hybrid and collaborative IDs
-tie here (docs/tuning.md, section 6); hybrid ones keep far more items apart
-when co-occurrences are scarce. The runs there also set
+rows shrunk for rarely seen items. On the best validation NDCG@10 hybrid and
+collaborative IDs tie here; scored one step ahead on the real validation
+targets (`benchmarks/choose_ids.py --one_step_ahead`), hybrid IDs lead in
+every seed (docs/results_sparse.md). The runs there also set
 `--config.train.num_steps=1000 --config.train.eval_every_steps=250`.
 """
 
