@@ -24,6 +24,13 @@ def get_config(encoder="lexical"):
 """
 
 
+def _write_recipe(directory) -> str:
+  recipe = directory / "recipe.py"
+  recipe.write_text(_RECIPE.format(
+      tiny=os.path.join(tiny_runs.REPO, "configs", "tiny.py")))
+  return str(recipe)
+
+
 def _choose_ids(*flags: str) -> subprocess.CompletedProcess:
   # One CPU device: the jobs compile faster, and sharding is tested elsewhere.
   env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "").replace(
@@ -39,9 +46,7 @@ def _best_valid_ndcg(workdir: str) -> float:
 
 
 def test_ranks_encoders_on_validation(tmp_path, fixture_files):
-  recipe = tmp_path / "recipe.py"
-  recipe.write_text(_RECIPE.format(
-      tiny=os.path.join(tiny_runs.REPO, "configs", "tiny.py")))
+  recipe = _write_recipe(tmp_path)
   root = tmp_path / "root"
   flags = [f"--config={recipe}", "--encoders=lexical,collaborative",
            "--steps=4", f"--root={root}",
@@ -73,9 +78,7 @@ def test_ranks_encoders_on_validation(tmp_path, fixture_files):
 
 def test_one_step_ahead_ranks_on_the_real_validation_targets(
     tmp_path, fixture_files):
-  recipe = tmp_path / "recipe.py"
-  recipe.write_text(_RECIPE.format(
-      tiny=os.path.join(tiny_runs.REPO, "configs", "tiny.py")))
+  recipe = _write_recipe(tmp_path)
   root = tmp_path / "root"
   result = _choose_ids(
       f"--config={recipe}", "--encoders=lexical,collaborative", "--steps=4",
